@@ -1,0 +1,115 @@
+// Training: mini-batch SGD with the book's options, evaluation, and per-epoch reports.
+// The library never prints: progress and results reach the caller through TrainCallbacks.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "nnet/dataset.h"
+#include "nnet/network.h"
+#include "nnet/status.h"
+
+namespace nnet {
+
+enum class Schedule {
+  kConstant,        // eta throughout
+  kStep,            // eta *= step_gamma every step_epochs epochs
+  kHalveOnPlateau,  // the book: halve eta after `plateau_epochs` without a better validation
+                    // accuracy; stop once eta < eta0/128
+};
+
+struct TrainOptions {
+  int epochs = 30;
+  int batch = 10;
+  double eta = 0.1;
+  uint32_t seed = 1;          // numpy seed for init, Python seed for shuffles, dropout seed
+  double lambda = 0.0;        // L2: w <- (1 - eta*lambda/n) w - eta/m sum nabla_w
+  double l1 = 0.0;            // L1: w <- w - eta*l1/n sgn(w) - eta/m sum nabla_w
+  double dropout = 0.0;       // probability of dropping a hidden neuron (inverted dropout)
+  double momentum = 0.0;      // v <- mu v - eta/m sum nabla; w <- w + v (with L2/L1 decay)
+  Schedule schedule = Schedule::kConstant;
+  int step_epochs = 10;
+  double step_gamma = 0.5;
+  int plateau_epochs = 10;
+  int early_stop = 0;         // stop after N epochs without better evaluation accuracy; 0 = off
+  bool monitor_training_cost = false;
+  bool monitor_training_accuracy = false;
+  bool monitor_evaluation_cost = false;
+  bool monitor_evaluation_accuracy = true;  // the notebook's "Epoch j: c / n" line
+  bool record_gradients = false;            // per-layer gradient norms each epoch
+  int threads = 0;                          // evaluation threads; 0 = all cores
+};
+
+// Everything measured in one epoch; fields not monitored stay at their defaults (-1 / NaN).
+struct EpochReport {
+  int epoch = 0;
+  double eta = 0.0;                 // learning rate used during this epoch
+  double training_cost = -1;        // network2's total_cost (incl. L2 term) when monitored
+  long training_correct = -1;
+  long training_total = 0;
+  double evaluation_cost = -1;
+  long evaluation_correct = -1;
+  long evaluation_total = 0;
+  double train_seconds = 0.0;       // the SGD pass alone
+  double eval_seconds = 0.0;        // all monitoring passes together
+  // With record_gradients: per layer, the Euclidean norm of dC/db and dC/dW averaged over the
+  // epoch's mini-batches (the book's chapter 5 "speed of learning").
+  std::vector<double> bias_grad_norm;
+  std::vector<double> weight_grad_norm;
+};
+
+// The resumable state of a run: everything a checkpoint has to hold besides the network.
+struct TrainState {
+  int epoch = 0;                     // epochs completed
+  size_t batch_pos = 0;              // next mini-batch index within `epoch` when mid-epoch
+  std::vector<uint32_t> order;       // current permutation of training indices
+  std::vector<uint32_t> shuffle_rng; // PyRandom state (MT words + position)
+  std::vector<uint32_t> dropout_rng; // Mt19937 state for dropout masks
+  std::vector<float> velocity;       // momentum buffer (same layout as params)
+  double eta = 0.0;                  // current learning rate (schedules change it)
+  long best_accuracy = -1;           // best evaluation accuracy so far
+  int best_epoch = -1;
+  int epochs_since_best = 0;
+  std::vector<float> best_params;    // for early stopping: weights at best_epoch
+  std::vector<EpochReport> history;  // one per completed epoch
+  bool finished = false;
+  std::string stop_reason;           // "", "early stop", "eta below eta0/128", "interrupted"
+};
+
+struct TrainCallbacks {
+  std::function<void(const EpochReport&)> on_epoch;          // after each epoch's monitors
+  std::function<void(size_t done, size_t total)> on_batch;   // after each mini-batch
+  std::function<bool()> should_stop;                         // polled after each mini-batch
+  std::function<Status(const TrainState&)> on_checkpoint;    // after each epoch (and on stop)
+};
+
+// Results of running a network over a dataset.
+struct EvalResult {
+  long correct = 0;
+  long total = 0;
+  double cost = 0.0;                 // mean cost + 0.5*lambda/n*sum|w|^2 (network2 total_cost)
+  std::vector<uint8_t> predictions;  // argmax per example, when requested
+};
+
+// Evaluates `net` on `data` in large batches over `threads` threads (0 = all cores). Results are
+// identical for any thread count.
+EvalResult evaluate(const Network& net, const Dataset& data, bool want_cost, double lambda = 0.0,
+                    bool want_predictions = false, int threads = 0);
+
+// Output activations for n images (pixels, n) column-major; out is (outputs, n).
+void predict(const Network& net, const float* images, size_t n, Eigen::MatrixXf* out);
+
+// Checks option ranges (eta > 0 and finite, batch >= 1, epochs >= 1, 0 <= dropout < 1, ...).
+Status validate(const TrainOptions& opts);
+
+// Runs SGD on `net`. `evaluation` may be null. `state` is the state to start from (fresh for a
+// new run, loaded for --resume) and holds the final state afterwards.
+Status train(Network& net, const Dataset& training, const Dataset* evaluation,
+             const TrainOptions& opts, const TrainCallbacks& callbacks, TrainState* state);
+
+// A fresh state for a new run: shuffle RNG seeded with opts.seed, eta = opts.eta, order = 0..n-1.
+TrainState initial_state(const Network& net, size_t training_size, const TrainOptions& opts);
+
+}  // namespace nnet
