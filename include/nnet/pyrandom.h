@@ -54,8 +54,9 @@ class PyRandom {
   explicit PyRandom(uint64_t seed = 0) { seed_with(seed); }
   void seed_with(uint64_t seed);
   double random();
-  uint32_t getrandbits(int k);         // 1 <= k <= 32
-  uint64_t randbelow(uint64_t n);      // Python 3 _randbelow_with_getrandbits, n >= 1
+  uint32_t getrandbits(int k);     // 1 <= k <= 32
+  uint64_t getrandbits64(int k);   // 1 <= k <= 64, CPython's word order (low word drawn first)
+  uint64_t randbelow(uint64_t n);  // Python 3 _randbelow_with_getrandbits, n >= 1
   // Python 3's random.shuffle (via _randbelow).
   template <class T>
   void shuffle(std::vector<T>& x) {
