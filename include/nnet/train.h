@@ -24,16 +24,16 @@ struct TrainOptions {
   int epochs = 30;
   int batch = 10;
   double eta = 0.1;
-  uint32_t seed = 1;          // numpy seed for init, Python seed for shuffles, dropout seed
-  double lambda = 0.0;        // L2: w <- (1 - eta*lambda/n) w - eta/m sum nabla_w
-  double l1 = 0.0;            // L1: w <- w - eta*l1/n sgn(w) - eta/m sum nabla_w
-  double dropout = 0.0;       // probability of dropping a hidden neuron (inverted dropout)
-  double momentum = 0.0;      // v <- mu v - eta/m sum nabla; w <- w + v (with L2/L1 decay)
+  uint32_t seed = 1;      // numpy seed for init, Python seed for shuffles, dropout seed
+  double lambda = 0.0;    // L2: w <- (1 - eta*lambda/n) w - eta/m sum nabla_w
+  double l1 = 0.0;        // L1: w <- w - eta*l1/n sgn(w) - eta/m sum nabla_w
+  double dropout = 0.0;   // probability of dropping a hidden neuron (inverted dropout)
+  double momentum = 0.0;  // v <- mu v - eta/m sum nabla; w <- w + v (with L2/L1 decay)
   Schedule schedule = Schedule::kConstant;
   int step_epochs = 10;
   double step_gamma = 0.5;
   int plateau_epochs = 10;
-  int early_stop = 0;         // stop after N epochs without better evaluation accuracy; 0 = off
+  int early_stop = 0;  // stop after N epochs without better evaluation accuracy; 0 = off
   bool monitor_training_cost = false;
   bool monitor_training_accuracy = false;
   bool monitor_evaluation_cost = false;
@@ -45,15 +45,15 @@ struct TrainOptions {
 // Everything measured in one epoch; fields not monitored stay at their defaults (-1 / NaN).
 struct EpochReport {
   int epoch = 0;
-  double eta = 0.0;                 // learning rate used during this epoch
-  double training_cost = -1;        // network2's total_cost (incl. L2 term) when monitored
+  double eta = 0.0;           // learning rate used during this epoch
+  double training_cost = -1;  // network2's total_cost (incl. L2 term) when monitored
   long training_correct = -1;
   long training_total = 0;
   double evaluation_cost = -1;
   long evaluation_correct = -1;
   long evaluation_total = 0;
-  double train_seconds = 0.0;       // the SGD pass alone
-  double eval_seconds = 0.0;        // all monitoring passes together
+  double train_seconds = 0.0;  // the SGD pass alone
+  double eval_seconds = 0.0;   // all monitoring passes together
   // With record_gradients: per layer, the Euclidean norm of dC/db and dC/dW averaged over the
   // epoch's mini-batches (the book's chapter 5 "speed of learning").
   std::vector<double> bias_grad_norm;
@@ -62,27 +62,27 @@ struct EpochReport {
 
 // The resumable state of a run: everything a checkpoint has to hold besides the network.
 struct TrainState {
-  int epoch = 0;                     // epochs completed
-  size_t batch_pos = 0;              // next mini-batch index within `epoch` when mid-epoch
-  std::vector<uint32_t> order;       // current permutation of training indices
-  std::vector<uint32_t> shuffle_rng; // PyRandom state (MT words + position)
-  std::vector<uint32_t> dropout_rng; // Mt19937 state for dropout masks
-  std::vector<float> velocity;       // momentum buffer (same layout as params)
-  double eta = 0.0;                  // current learning rate (schedules change it)
-  long best_accuracy = -1;           // best evaluation accuracy so far
+  int epoch = 0;                      // epochs completed
+  size_t batch_pos = 0;               // next mini-batch index within `epoch` when mid-epoch
+  std::vector<uint32_t> order;        // current permutation of training indices
+  std::vector<uint32_t> shuffle_rng;  // PyRandom state (MT words + position)
+  std::vector<uint32_t> dropout_rng;  // Mt19937 state for dropout masks
+  std::vector<float> velocity;        // momentum buffer (same layout as params)
+  double eta = 0.0;                   // current learning rate (schedules change it)
+  long best_accuracy = -1;            // best evaluation accuracy so far
   int best_epoch = -1;
   int epochs_since_best = 0;
   std::vector<float> best_params;    // for early stopping: weights at best_epoch
   std::vector<EpochReport> history;  // one per completed epoch
   bool finished = false;
-  std::string stop_reason;           // "", "early stop", "eta below eta0/128", "interrupted"
+  std::string stop_reason;  // "", "early stop", "eta below eta0/128", "interrupted"
 };
 
 struct TrainCallbacks {
-  std::function<void(const EpochReport&)> on_epoch;          // after each epoch's monitors
-  std::function<void(size_t done, size_t total)> on_batch;   // after each mini-batch
-  std::function<bool()> should_stop;                         // polled after each mini-batch
-  std::function<Status(const TrainState&)> on_checkpoint;    // after each epoch (and on stop)
+  std::function<void(const EpochReport&)> on_epoch;         // after each epoch's monitors
+  std::function<void(size_t done, size_t total)> on_batch;  // after each mini-batch
+  std::function<bool()> should_stop;                        // polled after each mini-batch
+  std::function<Status(const TrainState&)> on_checkpoint;   // after each epoch (and on stop)
 };
 
 // Results of running a network over a dataset.

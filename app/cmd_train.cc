@@ -1,0 +1,266 @@
+// `nnet train`: flags -> TrainOptions, data, network; then the library's train() with callbacks
+// that print the notebook's lines on stdout and timing/progress on stderr.
+#include <chrono>
+#include <cstdio>
+#include <sstream>
+
+#include "commands.h"
+#include "common.h"
+#include "nnet/fileio.h"
+#include "nnet/history.h"
+#include "nnet/network.h"
+#include "nnet/train.h"
+#include "report.h"
+
+namespace nnet::app {
+
+namespace {
+
+struct TrainFlags {
+  DataFlags data;
+  std::vector<int> sizes{784, 30, 10};
+  TrainOptions opts;
+  long train_size = -1;
+  std::string eval = "test";
+  std::string cost = "quadratic";
+  std::vector<std::string> activations{"sigmoid"};
+  std::string init = "large";
+  std::string schedule = "constant";
+  std::vector<std::string> monitor;
+  std::string history;
+  bool quiet = false;
+};
+
+Status split_list(const std::vector<std::string>& in, std::vector<std::string>* out) {
+  for (const std::string& item : in) {
+    std::stringstream ss(item);
+    std::string part;
+    while (std::getline(ss, part, ',')) out->push_back(part);
+  }
+  return Status::Ok();
+}
+
+// Turns the string flags into the architecture and options, with one-line usage errors.
+Status resolve(TrainFlags& f, Architecture* arch) {
+  arch->sizes = f.sizes;
+  if (!parse_cost(f.cost, &arch->cost))
+    return UsageError("--cost: expected quadratic, cross-entropy or log-likelihood, found '" +
+                      f.cost + "'");
+  Init init;
+  if (!parse_init(f.init, &init))
+    return UsageError("--init: expected large, default, xavier or he, found '" + f.init + "'");
+  std::vector<std::string> acts;
+  split_list(f.activations, &acts);
+  const size_t hidden = f.sizes.size() >= 2 ? f.sizes.size() - 2 : 0;
+  if (acts.size() != 1 && acts.size() != hidden)
+    return UsageError("--activation: expected one name or one per hidden layer (" +
+                      std::to_string(hidden) + "), found " + std::to_string(acts.size()));
+  for (size_t l = 0; l < hidden; ++l) {
+    Activation a;
+    const std::string& nm = acts.size() == 1 ? acts[0] : acts[l];
+    if (!parse_activation(nm, &a) || a == Activation::kSoftmax)
+      return UsageError("--activation: expected sigmoid, tanh, relu or linear, found '" + nm + "'");
+    arch->activations.push_back(a);
+  }
+  if (f.sizes.size() >= 2)
+    arch->activations.push_back(arch->cost == Cost::kLogLikelihood ? Activation::kSoftmax
+                                                                   : Activation::kSigmoid);
+  if (f.schedule == "constant")
+    f.opts.schedule = Schedule::kConstant;
+  else if (f.schedule == "step")
+    f.opts.schedule = Schedule::kStep;
+  else if (f.schedule == "plateau")
+    f.opts.schedule = Schedule::kHalveOnPlateau;
+  else
+    return UsageError("--schedule: expected constant, step or plateau, found '" + f.schedule + "'");
+  std::vector<std::string> mon;
+  split_list(f.monitor, &mon);
+  for (const std::string& m : mon) {
+    if (m == "all") {
+      f.opts.monitor_training_cost = f.opts.monitor_training_accuracy = true;
+      f.opts.monitor_evaluation_cost = f.opts.monitor_evaluation_accuracy = true;
+    } else if (m == "training-cost")
+      f.opts.monitor_training_cost = true;
+    else if (m == "training-accuracy")
+      f.opts.monitor_training_accuracy = true;
+    else if (m == "evaluation-cost")
+      f.opts.monitor_evaluation_cost = true;
+    else if (m == "evaluation-accuracy")
+      f.opts.monitor_evaluation_accuracy = true;
+    else
+      return UsageError(
+          "--monitor: expected all, training-cost, training-accuracy, evaluation-cost or "
+          "evaluation-accuracy, found '" +
+          m + "'");
+  }
+  return validate(f.opts);
+}
+
+nlohmann::json options_json(const TrainFlags& f, const Architecture& arch,
+                            const std::string& data_path) {
+  nlohmann::json j;
+  j["data"] = data_path;
+  j["sizes"] = arch.sizes;
+  std::vector<std::string> acts;
+  for (Activation a : arch.activations) acts.push_back(name(a));
+  j["activations"] = acts;
+  j["cost"] = name(arch.cost);
+  j["init"] = f.init;
+  j["epochs"] = f.opts.epochs;
+  j["batch"] = f.opts.batch;
+  j["eta"] = f.opts.eta;
+  j["seed"] = f.opts.seed;
+  j["lambda"] = f.opts.lambda;
+  j["l1"] = f.opts.l1;
+  j["dropout"] = f.opts.dropout;
+  j["momentum"] = f.opts.momentum;
+  j["schedule"] = f.schedule;
+  j["early_stop"] = f.opts.early_stop;
+  j["train_size"] = f.train_size;
+  j["eval"] = f.eval;
+  return j;
+}
+
+// Draws "[=====>    ] 412/900 batches  61k img/s  ETA 0.3s" in place on a terminal.
+class Progress {
+ public:
+  Progress(bool enabled, int batch) : enabled_(enabled), batch_(batch) {}
+  void start() {
+    t0_ = std::chrono::steady_clock::now();
+    last_ = t0_;
+  }
+  void update(size_t done, size_t total) {
+    if (!enabled_) return;
+    const auto now = std::chrono::steady_clock::now();
+    if (done < total && now - last_ < std::chrono::milliseconds(100)) return;
+    last_ = now;
+    const double el = std::chrono::duration<double>(now - t0_).count();
+    const double rate = el > 0 ? static_cast<double>(done) * batch_ / el : 0;
+    const double eta =
+        done > 0 ? el * static_cast<double>(total - done) / static_cast<double>(done) : 0;
+    const int width = 30, fill = static_cast<int>(width * done / std::max<size_t>(total, 1));
+    std::fprintf(stderr, "\r[%s%s] %zu/%zu batches  %.0f img/s  ETA %.1fs ",
+                 std::string(fill, '=').c_str(), std::string(width - fill, ' ').c_str(), done,
+                 total, rate, eta);
+    if (done == total) std::fprintf(stderr, "\r%*s\r", width + 60, "");
+  }
+
+ private:
+  bool enabled_;
+  int batch_;
+  std::chrono::steady_clock::time_point t0_, last_;
+};
+
+int run_train(TrainFlags& f) {
+  Architecture arch;
+  if (Status s = resolve(f, &arch); !s.ok()) return fail(s);
+  if (!f.history.empty())
+    if (Status s = check_output_path("--history", f.history, {f.data.data}); !s.ok())
+      return fail(s);
+  DataSplits data;
+  std::string data_path;
+  if (Status s = load_cli_data(f.data, &data, &data_path); !s.ok()) return fail(s);
+  if (f.train_size >= 0) {
+    if (f.train_size < 1 || static_cast<size_t>(f.train_size) > data.training.size())
+      return fail(UsageError("--train-size: expected 1.." + std::to_string(data.training.size()) +
+                             " (the training split's size), found " +
+                             std::to_string(f.train_size)));
+    data.training = head(data.training, static_cast<size_t>(f.train_size));
+  }
+  const Dataset* evaluation = nullptr;
+  if (Status s = pick_split(data, f.eval, "--eval", &evaluation); !s.ok()) return fail(s);
+  if (Status s = validate(arch, data.training.pixels(), 10); !s.ok()) return fail(s);
+
+  Network net(arch);
+  Init init;
+  parse_init(f.init, &init);
+  init_params(net, init, f.opts.seed);
+  if (!f.quiet)
+    std::fprintf(stderr, "nnet: %s: %zu training images, %zu evaluation images (%s); pixels %s\n",
+                 data_path.c_str(), data.training.size(), evaluation ? evaluation->size() : 0,
+                 evaluation ? f.eval.c_str() : "none", data.training.scaling.c_str());
+
+  Progress progress(!f.quiet && stderr_is_tty(), f.opts.batch);
+  TrainCallbacks cb;
+  cb.on_batch = [&](size_t done, size_t total) { progress.update(done, total); };
+  cb.on_epoch = [&](const EpochReport& r) {
+    std::fputs(format_epoch(r, f.opts, evaluation != nullptr).c_str(), stdout);
+    std::fflush(stdout);
+    if (!f.quiet)
+      std::fprintf(stderr, "  epoch %d: train %.3f s (%.0f img/s), eval %.3f s\n", r.epoch,
+                   r.train_seconds,
+                   static_cast<double>(data.training.size()) / std::max(r.train_seconds, 1e-9),
+                   r.eval_seconds);
+    progress.start();
+  };
+  TrainState state = initial_state(net, data.training.size(), f.opts);
+  progress.start();
+  const auto t0 = std::chrono::steady_clock::now();
+  Status st = train(net, data.training, evaluation, f.opts, cb, &state);
+  const double total = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  if (!f.quiet && st.ok()) {
+    std::fprintf(stderr, "nnet: %d epochs in %.2f s (%.3f s per epoch)%s%s\n", state.epoch, total,
+                 total / std::max(state.epoch, 1),
+                 state.stop_reason.empty() ? "" : "; stopped: ", state.stop_reason.c_str());
+  }
+  if (!f.history.empty()) {
+    History h{options_json(f, arch, data_path), state.history};
+    if (Status s = save_history(f.history, h); !s.ok()) return fail(s);
+  }
+  if (!st.ok()) return fail(st);
+  return 0;
+}
+
+}  // namespace
+
+void add_train_command(CLI::App& app, int* exit_code) {
+  auto f = std::make_shared<TrainFlags>();
+  CLI::App* cmd = app.add_subcommand("train",
+                                     "train a network (defaults: the notebook's [784,30,10], "
+                                     "30 epochs, batch 10, eta 0.1, seed 1)");
+  add_data_flags(cmd, &f->data);
+  cmd->add_option("--sizes", f->sizes, "layer sizes, input first")
+      ->delimiter(',')
+      ->capture_default_str();
+  cmd->add_option("--epochs", f->opts.epochs, "epochs")->capture_default_str();
+  cmd->add_option("--batch", f->opts.batch, "mini-batch size")->capture_default_str();
+  cmd->add_option("--eta", f->opts.eta, "learning rate")->capture_default_str();
+  cmd->add_option("--seed", f->opts.seed, "seed for init (numpy), shuffles (Python) and dropout")
+      ->capture_default_str();
+  cmd->add_option("--train-size", f->train_size, "use only the first N training images");
+  cmd->add_option("--eval", f->eval, "evaluate on: test, validation or none")
+      ->capture_default_str();
+  cmd->add_option("--cost", f->cost, "quadratic, cross-entropy, or log-likelihood (softmax output)")
+      ->capture_default_str();
+  cmd->add_option("--activation", f->activations,
+                  "hidden activation(s): sigmoid, tanh, relu, linear; one, or one per hidden layer")
+      ->delimiter(',');
+  cmd->add_option("--init", f->init,
+                  "weight init: large (N(0,1)), default (N(0,1/n_in)), xavier, he")
+      ->capture_default_str();
+  cmd->add_option("--lambda", f->opts.lambda, "L2 regularization (the book's lmbda)");
+  cmd->add_option("--l1", f->opts.l1, "L1 regularization");
+  cmd->add_option("--dropout", f->opts.dropout, "dropout probability on hidden layers");
+  cmd->add_option("--momentum", f->opts.momentum, "momentum coefficient mu");
+  cmd->add_option("--schedule", f->schedule,
+                  "learning rate: constant, step, plateau (halve on plateau)")
+      ->capture_default_str();
+  cmd->add_option("--step-epochs", f->opts.step_epochs, "step schedule: epochs between decays");
+  cmd->add_option("--step-gamma", f->opts.step_gamma, "step schedule: decay factor");
+  cmd->add_option("--plateau", f->opts.plateau_epochs,
+                  "plateau schedule: epochs without improvement");
+  cmd->add_option("--early-stop", f->opts.early_stop,
+                  "stop after N epochs without better accuracy; 0 = off");
+  cmd->add_option("--monitor", f->monitor,
+                  "network2 monitors: all, training-cost, training-accuracy, evaluation-cost, "
+                  "evaluation-accuracy")
+      ->delimiter(',');
+  cmd->add_option("--history", f->history, "write per-epoch figures to FILE (.json, or .csv)");
+  cmd->add_flag("--record-gradients", f->opts.record_gradients,
+                "record per-layer gradient norms each epoch");
+  cmd->add_option("--threads", f->opts.threads, "evaluation threads (0 = all cores)");
+  cmd->add_flag("-q,--quiet", f->quiet, "print only the notebook's lines");
+  cmd->callback([f, exit_code] { *exit_code = run_train(*f); });
+}
+
+}  // namespace nnet::app

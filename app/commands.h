@@ -1,0 +1,10 @@
+// Each subcommand registers itself on the top-level CLI::App; its callback stores the exit code.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace nnet::app {
+
+void add_train_command(CLI::App& app, int* exit_code);
+
+}  // namespace nnet::app

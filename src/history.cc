@@ -1,0 +1,151 @@
+#include "nnet/history.h"
+
+#include <cmath>
+#include <fstream>
+#include <iomanip>
+#include <sstream>
+
+#include "nnet/fileio.h"
+
+namespace nnet {
+
+namespace {
+
+using nlohmann::json;
+
+constexpr size_t kMaxHistoryBytes = size_t{64} << 20;
+constexpr size_t kMaxEpochs = 1000000;
+
+// A figure that was not monitored is written as null, so readers never mistake it for a value.
+json figure(double v, bool present) { return present ? json(v) : json(nullptr); }
+json count(long v) { return v >= 0 ? json(v) : json(nullptr); }
+
+bool read_number(const json& j, const char* key, double* out) {
+  auto it = j.find(key);
+  if (it == j.end() || it->is_null()) return true;
+  if (!it->is_number()) return false;
+  *out = it->get<double>();
+  return std::isfinite(*out);
+}
+
+bool read_count(const json& j, const char* key, long* out) {
+  auto it = j.find(key);
+  if (it == j.end() || it->is_null()) return true;
+  if (!it->is_number_integer()) return false;
+  *out = it->get<long>();
+  return *out >= 0;
+}
+
+bool read_vector(const json& j, const char* key, std::vector<double>* out) {
+  auto it = j.find(key);
+  if (it == j.end() || it->is_null()) return true;
+  if (!it->is_array() || it->size() > 10000) return false;
+  for (const json& v : *it) {
+    if (!v.is_number()) return false;
+    out->push_back(v.get<double>());
+  }
+  return true;
+}
+
+}  // namespace
+
+json to_json(const EpochReport& r) {
+  json j;
+  j["epoch"] = r.epoch;
+  j["eta"] = r.eta;
+  j["training_cost"] = figure(r.training_cost, r.training_cost >= 0);
+  j["training_correct"] = count(r.training_correct);
+  j["training_total"] = r.training_total;
+  j["evaluation_cost"] = figure(r.evaluation_cost, r.evaluation_cost >= 0);
+  j["evaluation_correct"] = count(r.evaluation_correct);
+  j["evaluation_total"] = r.evaluation_total;
+  j["train_seconds"] = r.train_seconds;
+  j["eval_seconds"] = r.eval_seconds;
+  if (!r.bias_grad_norm.empty()) j["bias_grad_norm"] = r.bias_grad_norm;
+  if (!r.weight_grad_norm.empty()) j["weight_grad_norm"] = r.weight_grad_norm;
+  return j;
+}
+
+Status from_json(const json& j, const std::string& where, EpochReport* r) {
+  if (!j.is_object())
+    return DataError(where + ": expected an object, found " + std::string(j.type_name()));
+  auto bad = [&](const char* key) {
+    return DataError(where + "." + key + ": expected a finite non-negative number");
+  };
+  auto e = j.find("epoch");
+  if (e == j.end() || !e->is_number_integer() || e->get<long>() < 0) return bad("epoch");
+  r->epoch = e->get<int>();
+  if (!read_number(j, "eta", &r->eta)) return bad("eta");
+  if (!read_number(j, "training_cost", &r->training_cost)) return bad("training_cost");
+  if (!read_count(j, "training_correct", &r->training_correct)) return bad("training_correct");
+  if (!read_count(j, "training_total", &r->training_total)) return bad("training_total");
+  if (!read_number(j, "evaluation_cost", &r->evaluation_cost)) return bad("evaluation_cost");
+  if (!read_count(j, "evaluation_correct", &r->evaluation_correct))
+    return bad("evaluation_correct");
+  if (!read_count(j, "evaluation_total", &r->evaluation_total)) return bad("evaluation_total");
+  if (!read_number(j, "train_seconds", &r->train_seconds)) return bad("train_seconds");
+  if (!read_number(j, "eval_seconds", &r->eval_seconds)) return bad("eval_seconds");
+  if (!read_vector(j, "bias_grad_norm", &r->bias_grad_norm)) return bad("bias_grad_norm");
+  if (!read_vector(j, "weight_grad_norm", &r->weight_grad_norm)) return bad("weight_grad_norm");
+  return Status::Ok();
+}
+
+Status save_history(const std::string& path, const History& h) {
+  const bool csv = path.size() >= 4 && path.compare(path.size() - 4, 4, ".csv") == 0;
+  std::ostringstream out;
+  if (csv) {
+    out.precision(17);
+    out << "epoch,eta,training_cost,training_correct,training_total,evaluation_cost,"
+           "evaluation_correct,evaluation_total,train_seconds,eval_seconds\n";
+    for (const EpochReport& r : h.epochs) {
+      auto num = [&](double v) {
+        return v >= 0 ? (std::ostringstream() << std::setprecision(17) << v).str() : "";
+      };
+      auto cnt = [&](long v) { return v >= 0 ? std::to_string(v) : ""; };
+      out << r.epoch << ',' << r.eta << ',' << num(r.training_cost) << ','
+          << cnt(r.training_correct) << ',' << r.training_total << ',' << num(r.evaluation_cost)
+          << ',' << cnt(r.evaluation_correct) << ',' << r.evaluation_total << ',' << r.train_seconds
+          << ',' << r.eval_seconds << '\n';
+    }
+  } else {
+    json j;
+    j["format"] = "nnet-history";
+    j["version"] = 1;
+    j["options"] = h.options;
+    j["epochs"] = json::array();
+    for (const EpochReport& r : h.epochs) j["epochs"].push_back(to_json(r));
+    out << j.dump(1) << '\n';
+  }
+  return write_file_atomic(path, out.str());
+}
+
+Status load_history(const std::string& path, History* h) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return NoInput("cannot open history " + path);
+  std::string bytes;
+  char buf[65536];
+  while (in.read(buf, sizeof buf) || in.gcount() > 0) {
+    bytes.append(buf, static_cast<size_t>(in.gcount()));
+    if (bytes.size() > kMaxHistoryBytes)
+      return DataError(path + ": history larger than " + std::to_string(kMaxHistoryBytes >> 20) +
+                       " MiB");
+  }
+  json j = json::parse(bytes, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded())
+    return DataError(path + ": expected a JSON history written by nnet, found invalid JSON");
+  if (!j.is_object() || j.value("format", "") != "nnet-history")
+    return DataError(path + ": expected \"format\": \"nnet-history\", found something else");
+  auto eps = j.find("epochs");
+  if (eps == j.end() || !eps->is_array() || eps->size() > kMaxEpochs)
+    return DataError(path + ": expected an \"epochs\" array");
+  h->options = j.value("options", json::object());
+  h->epochs.clear();
+  for (size_t i = 0; i < eps->size(); ++i) {
+    EpochReport r;
+    NNET_RETURN_IF_ERROR(from_json((*eps)[i], path + ": epochs[" + std::to_string(i) + "]", &r));
+    h->epochs.push_back(std::move(r));
+  }
+  return Status::Ok();
+}
+
+}  // namespace nnet

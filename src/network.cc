@@ -1,0 +1,310 @@
+#include "nnet/network.h"
+
+#include <cassert>
+#include <cmath>
+#include <string>
+
+#include "nnet/pyrandom.h"
+
+namespace nnet {
+
+namespace {
+
+struct Named {
+  const char* name;
+  int value;
+};
+constexpr Named kActivations[] = {{"sigmoid", static_cast<int>(Activation::kSigmoid)},
+                                  {"tanh", static_cast<int>(Activation::kTanh)},
+                                  {"relu", static_cast<int>(Activation::kRelu)},
+                                  {"softmax", static_cast<int>(Activation::kSoftmax)},
+                                  {"linear", static_cast<int>(Activation::kLinear)}};
+constexpr Named kCosts[] = {{"quadratic", static_cast<int>(Cost::kQuadratic)},
+                            {"cross-entropy", static_cast<int>(Cost::kCrossEntropy)},
+                            {"log-likelihood", static_cast<int>(Cost::kLogLikelihood)}};
+constexpr Named kInits[] = {{"large", static_cast<int>(Init::kLarge)},
+                            {"default", static_cast<int>(Init::kDefault)},
+                            {"xavier", static_cast<int>(Init::kXavier)},
+                            {"he", static_cast<int>(Init::kHe)}};
+
+template <class E, size_t N>
+const char* lookup_name(const Named (&table)[N], E value) {
+  for (const Named& n : table)
+    if (n.value == static_cast<int>(value)) return n.name;
+  return "?";
+}
+
+template <class E, size_t N>
+bool lookup_value(const Named (&table)[N], const std::string& s, E* out) {
+  for (const Named& n : table)
+    if (s == n.name) {
+      *out = static_cast<E>(n.value);
+      return true;
+    }
+  return false;
+}
+
+// Applies the activation in place to the first m columns of z, writing a.
+void activate(Activation act, const Eigen::Ref<const Eigen::MatrixXf>& z,
+              Eigen::Ref<Eigen::MatrixXf> a) {
+  switch (act) {
+    case Activation::kSigmoid:
+      // exp(-z) overflows to inf for very negative z, giving exactly 0: no NaN.
+      a = (1.0f + (-z.array()).exp()).inverse().matrix();
+      break;
+    case Activation::kTanh:
+      a = z.array().tanh().matrix();
+      break;
+    case Activation::kRelu:
+      a = z.array().max(0.0f).matrix();
+      break;
+    case Activation::kLinear:
+      a = z;
+      break;
+    case Activation::kSoftmax:
+      // Subtract the column max first so exp never overflows (log-sum-exp trick).
+      for (Eigen::Index j = 0; j < z.cols(); ++j) {
+        const float mx = z.col(j).maxCoeff();
+        a.col(j) = (z.col(j).array() - mx).exp().matrix();
+        a.col(j) /= a.col(j).sum();
+      }
+      break;
+  }
+}
+
+// Multiplies d in place by the activation's derivative, expressed through z and a.
+void times_derivative(Activation act, const Eigen::Ref<const Eigen::MatrixXf>& z,
+                      const Eigen::Ref<const Eigen::MatrixXf>& a, Eigen::Ref<Eigen::MatrixXf> d) {
+  switch (act) {
+    case Activation::kSigmoid:
+      d.array() *= a.array() * (1.0f - a.array());
+      break;
+    case Activation::kTanh:
+      d.array() *= 1.0f - a.array().square();
+      break;
+    case Activation::kRelu:
+      d.array() *= (z.array() > 0.0f).cast<float>();
+      break;
+    case Activation::kLinear:
+    case Activation::kSoftmax:  // only ever paired with log-likelihood: handled by the caller
+      break;
+  }
+}
+
+// As times_derivative, recomputing the activation from z (for dropout, where a is masked).
+void times_derivative_from_z(Activation act, const Eigen::Ref<const Eigen::MatrixXf>& z,
+                             Eigen::Ref<Eigen::MatrixXf> d) {
+  switch (act) {
+    case Activation::kSigmoid: {
+      auto s = (1.0f + (-z.array()).exp()).inverse();
+      d.array() *= s * (1.0f - s);
+      break;
+    }
+    case Activation::kTanh:
+      d.array() *= 1.0f - z.array().tanh().square();
+      break;
+    case Activation::kRelu:
+      d.array() *= (z.array() > 0.0f).cast<float>();
+      break;
+    case Activation::kLinear:
+    case Activation::kSoftmax:
+      break;
+  }
+}
+
+}  // namespace
+
+const char* name(Activation a) { return lookup_name(kActivations, a); }
+const char* name(Cost c) { return lookup_name(kCosts, c); }
+const char* name(Init i) { return lookup_name(kInits, i); }
+bool parse_activation(const std::string& s, Activation* out) {
+  return lookup_value(kActivations, s, out);
+}
+bool parse_cost(const std::string& s, Cost* out) { return lookup_value(kCosts, s, out); }
+bool parse_init(const std::string& s, Init* out) { return lookup_value(kInits, s, out); }
+
+Architecture sigmoid_architecture(std::vector<int> sizes, Cost cost) {
+  Architecture arch;
+  arch.activations.assign(sizes.size() > 1 ? sizes.size() - 1 : 0, Activation::kSigmoid);
+  arch.sizes = std::move(sizes);
+  arch.cost = cost;
+  return arch;
+}
+
+Status validate(const Architecture& arch, int input_pixels, int num_classes) {
+  const auto& s = arch.sizes;
+  if (s.size() < 2)
+    return UsageError("--sizes: expected at least 2 layers (e.g. 784,30,10), found " +
+                      std::to_string(s.size()));
+  for (size_t i = 0; i < s.size(); ++i)
+    if (s[i] <= 0 || s[i] > 1000000)
+      return UsageError("--sizes: layer " + std::to_string(i) +
+                        " expected 1..1000000 neurons, found " + std::to_string(s[i]));
+  if (s.front() != input_pixels)
+    return UsageError("--sizes: first layer must equal the image size " +
+                      std::to_string(input_pixels) + ", found " + std::to_string(s.front()));
+  if (s.back() < num_classes)
+    return UsageError("--sizes: last layer must have at least " + std::to_string(num_classes) +
+                      " neurons (one per class), found " + std::to_string(s.back()));
+  if (arch.activations.size() != s.size() - 1)
+    return UsageError("--activation: expected " + std::to_string(s.size() - 1) +
+                      " activations (one per layer after the input), found " +
+                      std::to_string(arch.activations.size()));
+  for (size_t l = 0; l + 1 < arch.activations.size(); ++l)
+    if (arch.activations[l] == Activation::kSoftmax)
+      return UsageError("--activation: softmax is only allowed on the output layer");
+  const bool softmax_out = arch.activations.back() == Activation::kSoftmax;
+  if (softmax_out != (arch.cost == Cost::kLogLikelihood))
+    return UsageError(
+        std::string("--cost: log-likelihood goes with a softmax output layer, found cost ") +
+        name(arch.cost) + " with output " + name(arch.activations.back()));
+  if (arch.cost == Cost::kCrossEntropy && arch.activations.back() != Activation::kSigmoid)
+    return UsageError(std::string("--cost: cross-entropy needs a sigmoid output layer, found ") +
+                      name(arch.activations.back()));
+  return Status::Ok();
+}
+
+Network::Network(Architecture arch) : arch_(std::move(arch)) { layout(); }
+
+Network::Network(const Network& other)
+    : arch_(other.arch_), offsets_(other.offsets_), params_(other.params_) {}
+
+Network& Network::operator=(const Network& other) {
+  arch_ = other.arch_;
+  offsets_ = other.offsets_;
+  params_ = other.params_;
+  return *this;
+}
+
+void Network::layout() {
+  offsets_.clear();
+  size_t off = 0;
+  for (int l = 0; l < layers(); ++l) {
+    offsets_.push_back(off);
+    off += static_cast<size_t>(rows(l)) * cols(l);
+    offsets_.push_back(off);
+    off += rows(l);
+  }
+  params_.assign(off, 0.0f);
+}
+
+void init_params(Network& net, Init init, uint32_t seed) {
+  NumpyRandom rng(seed);
+  // The book draws all biases first, then all weights; randn(y, x) fills row-major.
+  for (int l = 0; l < net.layers(); ++l) {
+    VectorMap b = net.bias(l);  // (y)
+    for (int j = 0; j < b.size(); ++j) b[j] = static_cast<float>(rng.randn());
+  }
+  for (int l = 0; l < net.layers(); ++l) {
+    MatrixMap w = net.weight(l);  // (y, x)
+    const double n_in = w.cols(), n_out = w.rows();
+    double scale = 1.0;
+    switch (init) {
+      case Init::kLarge:
+        scale = 1.0;
+        break;
+      case Init::kDefault:
+        scale = 1.0 / std::sqrt(n_in);
+        break;
+      case Init::kXavier:
+        scale = std::sqrt(2.0 / (n_in + n_out));
+        break;
+      case Init::kHe:
+        scale = std::sqrt(2.0 / n_in);
+        break;
+    }
+    for (Eigen::Index j = 0; j < w.rows(); ++j)
+      for (Eigen::Index k = 0; k < w.cols(); ++k) w(j, k) = static_cast<float>(rng.randn() * scale);
+  }
+}
+
+Workspace make_workspace(const Network& net, int max_batch) {
+  Workspace ws;
+  ws.max_batch = max_batch;
+  for (int l = 0; l < net.layers(); ++l) {
+    ws.z.emplace_back(net.rows(l), max_batch);      // (sizes[l+1], max_batch)
+    ws.a.emplace_back(net.rows(l), max_batch);      // (sizes[l+1], max_batch)
+    ws.delta.emplace_back(net.rows(l), max_batch);  // (sizes[l+1], max_batch)
+    ws.mask.emplace_back(l + 1 < net.layers() ? net.rows(l) : 0, max_batch);
+  }
+  return ws;
+}
+
+void forward(const Network& net, const Eigen::Ref<const Eigen::MatrixXf>& x, int m, Workspace& ws,
+             bool dropout_masks) {
+  assert(m <= ws.max_batch && x.rows() == net.inputs() && x.cols() >= m);
+  const int L = net.layers();
+  for (int l = 0; l < L; ++l) {
+    auto z = ws.z[l].leftCols(m);  // (sizes[l+1], m)
+    auto a = ws.a[l].leftCols(m);  // (sizes[l+1], m)
+    if (l == 0)
+      z.noalias() = net.weight(0) * x.leftCols(m);
+    else
+      z.noalias() = net.weight(l) * ws.a[l - 1].leftCols(m);
+    z.colwise() += net.bias(l);
+    activate(net.arch().activations[l], z, a);
+    if (dropout_masks && l + 1 < L) a.array() *= ws.mask[l].leftCols(m).array();
+  }
+}
+
+void backward(const Network& net, const Eigen::Ref<const Eigen::MatrixXf>& x,
+              const Eigen::Ref<const Eigen::MatrixXf>& y, int m, Workspace& ws, float* grad,
+              bool dropout_masks) {
+  const int L = net.layers();
+  const Architecture& arch = net.arch();
+  // Output error dC/dz for the summed cost.
+  {
+    auto d = ws.delta[L - 1].leftCols(m);  // (outputs, m)
+    d = ws.a[L - 1].leftCols(m) - y.leftCols(m);
+    // Cross-entropy + sigmoid and log-likelihood + softmax both give exactly a - y.
+    if (arch.cost == Cost::kQuadratic)
+      times_derivative(arch.activations[L - 1], ws.z[L - 1].leftCols(m), ws.a[L - 1].leftCols(m),
+                       d);
+  }
+  for (int l = L - 1; l >= 0; --l) {
+    auto d = ws.delta[l].leftCols(m);                                     // (sizes[l+1], m)
+    MatrixMap gw(grad + net.weight_offset(l), net.rows(l), net.cols(l));  // (sizes[l+1], sizes[l])
+    VectorMap gb(grad + net.bias_offset(l), net.rows(l));                 // (sizes[l+1])
+    if (l == 0)
+      gw.noalias() += d * x.leftCols(m).transpose();
+    else
+      gw.noalias() += d * ws.a[l - 1].leftCols(m).transpose();
+    gb += d.rowwise().sum();
+    if (l == 0) break;
+    auto dp = ws.delta[l - 1].leftCols(m);  // (sizes[l], m)
+    dp.noalias() = net.weight(l).transpose() * d;
+    if (dropout_masks) {
+      // a holds act(z)*mask, so the derivative is taken from z: d(a)/dz = mask * act'(z).
+      dp.array() *= ws.mask[l - 1].leftCols(m).array();
+      times_derivative_from_z(arch.activations[l - 1], ws.z[l - 1].leftCols(m), dp);
+    } else {
+      times_derivative(arch.activations[l - 1], ws.z[l - 1].leftCols(m), ws.a[l - 1].leftCols(m),
+                       dp);
+    }
+  }
+}
+
+double sample_cost(Cost cost, const float* a, int n, int label) {
+  double c = 0.0;
+  switch (cost) {
+    case Cost::kQuadratic:
+      for (int i = 0; i < n; ++i) {
+        const double diff = a[i] - (i == label ? 1.0 : 0.0);
+        c += diff * diff;
+      }
+      return 0.5 * c;
+    case Cost::kCrossEntropy:
+      // numpy's nan_to_num turns 0*log(0) into 0 and log(0) into a huge finite value; we clamp
+      // the log argument instead so a saturated neuron costs ~ -log(1e-300), never inf or NaN.
+      for (int i = 0; i < n; ++i) {
+        const double ai = a[i];
+        c += (i == label) ? -std::log(std::max(ai, 1e-300)) : -std::log(std::max(1.0 - ai, 1e-300));
+      }
+      return c;
+    case Cost::kLogLikelihood:
+      return -std::log(std::max(static_cast<double>(a[label]), 1e-300));
+  }
+  return c;
+}
+
+}  // namespace nnet

@@ -1,0 +1,363 @@
+#include "nnet/train.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <numeric>
+#include <thread>
+
+#include "nnet/pyrandom.h"
+
+namespace nnet {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+// Images are stored one per row (n, pixels) row-major, which is (pixels, n) column-major:
+// image i is column i, so a range of images is a matrix view with no copy.
+ConstMatrixMap images_view(const Dataset& d, size_t first, size_t count) {
+  return ConstMatrixMap(d.image(first), d.pixels(), static_cast<Eigen::Index>(count));
+}
+
+// Evaluation works in fixed chunks, independent of the thread count, so sums are reproducible.
+constexpr size_t kEvalChunk = 500;
+
+struct ChunkResult {
+  long correct = 0;
+  double cost = 0.0;
+};
+
+void evaluate_chunks(const Network& net, const Dataset& data, bool want_cost, size_t first_chunk,
+                     size_t chunk_stride, std::vector<ChunkResult>* results,
+                     std::vector<uint8_t>* predictions) {
+  const size_t n = data.size();
+  const int L = net.layers();
+  const int outs = net.outputs();
+  Workspace ws = make_workspace(net, static_cast<int>(std::min(kEvalChunk, n)));
+  for (size_t c = first_chunk; c * kEvalChunk < n; c += chunk_stride) {
+    const size_t begin = c * kEvalChunk, count = std::min(kEvalChunk, n - begin);
+    forward(net, images_view(data, begin, count), static_cast<int>(count), ws);
+    const auto& a = ws.a[L - 1];  // (outputs, count)
+    ChunkResult r;
+    for (size_t j = 0; j < count; ++j) {
+      Eigen::Index arg = 0;
+      a.col(static_cast<Eigen::Index>(j)).maxCoeff(&arg);  // first maximum, like np.argmax
+      const int label = data.labels[begin + j];
+      r.correct += (arg == label);
+      if (want_cost) r.cost += sample_cost(net.arch().cost, a.col(j).data(), outs, label);
+      if (predictions) (*predictions)[begin + j] = static_cast<uint8_t>(arg);
+    }
+    (*results)[c] = r;
+  }
+}
+
+int resolve_threads(int threads) {
+  if (threads > 0) return threads;
+  const unsigned hc = std::thread::hardware_concurrency();
+  return hc == 0 ? 1 : static_cast<int>(hc);
+}
+
+double squared_weight_norm(const Network& net) {
+  double s = 0.0;
+  for (int l = 0; l < net.layers(); ++l) s += net.weight(l).cast<double>().squaredNorm();
+  return s;
+}
+
+// Fills column j of y with the one-hot vector of `label`.
+void one_hot(Eigen::MatrixXf& y, int j, int label) {
+  y.col(j).setZero();
+  y(label, j) = 1.0f;
+}
+
+}  // namespace
+
+EvalResult evaluate(const Network& net, const Dataset& data, bool want_cost, double lambda,
+                    bool want_predictions, int threads) {
+  EvalResult out;
+  out.total = static_cast<long>(data.size());
+  if (data.empty()) return out;
+  const size_t chunks = (data.size() + kEvalChunk - 1) / kEvalChunk;
+  std::vector<ChunkResult> results(chunks);
+  if (want_predictions) out.predictions.assign(data.size(), 0);
+  std::vector<uint8_t>* preds = want_predictions ? &out.predictions : nullptr;
+  const size_t nthreads = std::min<size_t>(resolve_threads(threads), chunks);
+  if (nthreads <= 1) {
+    evaluate_chunks(net, data, want_cost, 0, 1, &results, preds);
+  } else {
+    std::vector<std::thread> pool;
+    for (size_t t = 0; t < nthreads; ++t)
+      pool.emplace_back(evaluate_chunks, std::cref(net), std::cref(data), want_cost, t, nthreads,
+                        &results, preds);
+    for (auto& th : pool) th.join();
+  }
+  for (const ChunkResult& r : results) {
+    out.correct += r.correct;
+    out.cost += r.cost;
+  }
+  if (want_cost) {
+    const double n = static_cast<double>(data.size());
+    out.cost = out.cost / n + 0.5 * (lambda / n) * squared_weight_norm(net);
+  }
+  return out;
+}
+
+void predict(const Network& net, const float* images, size_t n, Eigen::MatrixXf* out) {
+  out->resize(net.outputs(), static_cast<Eigen::Index>(n));  // (outputs, n)
+  const size_t chunk = std::min<size_t>(kEvalChunk, std::max<size_t>(n, 1));
+  Workspace ws = make_workspace(net, static_cast<int>(chunk));
+  for (size_t begin = 0; begin < n; begin += chunk) {
+    const size_t count = std::min(chunk, n - begin);
+    ConstMatrixMap x(images + begin * net.inputs(), net.inputs(), static_cast<Eigen::Index>(count));
+    forward(net, x, static_cast<int>(count), ws);
+    out->middleCols(begin, count) = ws.a[net.layers() - 1].leftCols(count);
+  }
+}
+
+Status validate(const TrainOptions& o) {
+  auto bad = [](const std::string& flag, const std::string& expected, const std::string& found) {
+    return UsageError(flag + ": expected " + expected + ", found " + found);
+  };
+  if (!(o.eta > 0) || !std::isfinite(o.eta))
+    return bad("--eta", "a finite number > 0", std::to_string(o.eta));
+  if (o.batch < 1) return bad("--batch", "an integer >= 1", std::to_string(o.batch));
+  if (o.epochs < 1) return bad("--epochs", "an integer >= 1", std::to_string(o.epochs));
+  if (!(o.lambda >= 0) || !std::isfinite(o.lambda))
+    return bad("--lambda", "a finite number >= 0", std::to_string(o.lambda));
+  if (!(o.l1 >= 0) || !std::isfinite(o.l1))
+    return bad("--l1", "a finite number >= 0", std::to_string(o.l1));
+  if (!(o.dropout >= 0 && o.dropout < 1))
+    return bad("--dropout", "a probability in [0, 1)", std::to_string(o.dropout));
+  if (!(o.momentum >= 0 && o.momentum < 1))
+    return bad("--momentum", "a number in [0, 1)", std::to_string(o.momentum));
+  if (o.step_epochs < 1)
+    return bad("--step-epochs", "an integer >= 1", std::to_string(o.step_epochs));
+  if (!(o.step_gamma > 0 && o.step_gamma <= 1))
+    return bad("--step-gamma", "a number in (0, 1]", std::to_string(o.step_gamma));
+  if (o.plateau_epochs < 1)
+    return bad("--plateau", "an integer >= 1", std::to_string(o.plateau_epochs));
+  if (o.early_stop < 0) return bad("--early-stop", "an integer >= 0", std::to_string(o.early_stop));
+  return Status::Ok();
+}
+
+TrainState initial_state(const Network& net, size_t training_size, const TrainOptions& opts) {
+  TrainState s;
+  s.order.resize(training_size);
+  std::iota(s.order.begin(), s.order.end(), 0u);
+  s.shuffle_rng = PyRandom(opts.seed).state();
+  Mt19937 drop;
+  drop.init_genrand(opts.seed ^ 0x9e3779b9u);  // a stream distinct from the shuffle's
+  s.dropout_rng = drop.state();
+  if (opts.momentum > 0) s.velocity.assign(net.params().size(), 0.0f);
+  s.eta = opts.eta;
+  return s;
+}
+
+Status train(Network& net, const Dataset& training, const Dataset* evaluation,
+             const TrainOptions& opts, const TrainCallbacks& cb, TrainState* state) {
+  NNET_RETURN_IF_ERROR(validate(opts));
+  if (training.empty()) return DataError("training data: expected at least 1 image, found 0");
+  if (training.pixels() != net.inputs())
+    return UsageError("--sizes: first layer " + std::to_string(net.inputs()) +
+                      " does not match the image size " + std::to_string(training.pixels()));
+  TrainState& st = *state;
+  if (st.order.size() != training.size())
+    return UsageError("resume: the run's training set had " + std::to_string(st.order.size()) +
+                      " images, found " + std::to_string(training.size()));
+
+  const size_t n = training.size();
+  const int L = net.layers();
+  const int m_max = static_cast<int>(std::min<size_t>(opts.batch, n));
+  const size_t batches = (n + opts.batch - 1) / opts.batch;
+  const bool use_dropout = opts.dropout > 0 && L > 1;
+  const bool use_momentum = opts.momentum > 0;
+  if (use_momentum && st.velocity.size() != net.params().size())
+    st.velocity.assign(net.params().size(), 0.0f);
+
+  PyRandom shuffler;
+  shuffler.set_state(st.shuffle_rng);
+  Mt19937 drop_rng;
+  drop_rng.set_state(st.dropout_rng);
+
+  Workspace ws = make_workspace(net, m_max);
+  Eigen::MatrixXf x(net.inputs(), m_max);        // (pixels, batch) gathered images
+  Eigen::MatrixXf y(net.outputs(), m_max);       // (outputs, batch) one-hot targets
+  std::vector<float> grad(net.params().size());  // same layout as params
+  std::vector<double> bias_norm_sum(L), weight_norm_sum(L);
+
+  const float keep_scale = use_dropout ? static_cast<float>(1.0 / (1.0 - opts.dropout)) : 1.0f;
+  while (st.epoch < opts.epochs && !st.finished) {
+    EpochReport rep;
+    rep.epoch = st.epoch;
+    rep.eta = st.eta;
+    const auto t0 = Clock::now();
+    if (st.batch_pos == 0) shuffler.shuffle(st.order);  // in place, every epoch, like the notebook
+    std::fill(bias_norm_sum.begin(), bias_norm_sum.end(), 0.0);
+    std::fill(weight_norm_sum.begin(), weight_norm_sum.end(), 0.0);
+    const double decay = 1.0 - st.eta * opts.lambda / static_cast<double>(n);
+    const float l1_step = static_cast<float>(st.eta * opts.l1 / static_cast<double>(n));
+
+    for (size_t b = st.batch_pos; b < batches; ++b) {
+      const size_t begin = b * opts.batch;
+      const int m = static_cast<int>(std::min<size_t>(opts.batch, n - begin));
+      for (int j = 0; j < m; ++j) {
+        const uint32_t idx = st.order[begin + j];
+        x.col(j) = ConstVectorMap(training.image(idx), training.pixels());
+        one_hot(y, j, training.labels[idx]);
+      }
+      if (use_dropout) {
+        for (int l = 0; l + 1 < L; ++l) {
+          auto mask = ws.mask[l].leftCols(m);  // (sizes[l+1], m)
+          for (Eigen::Index k = 0; k < mask.size(); ++k)
+            mask.data()[k] = drop_rng.next_double53() < opts.dropout ? 0.0f : keep_scale;
+        }
+      }
+      std::fill(grad.begin(), grad.end(), 0.0f);
+      forward(net, x, m, ws, use_dropout);
+      backward(net, x, y, m, ws, grad.data(), use_dropout);
+      if (!ws.delta[L - 1].leftCols(m).allFinite()) {
+        st.batch_pos = b;
+        return Status::Error(Code::kDiverged,
+                             "training diverged: non-finite output error at epoch " +
+                                 std::to_string(st.epoch) + ", mini-batch " + std::to_string(b) +
+                                 " (try a smaller --eta)");
+      }
+      if (opts.record_gradients) {
+        for (int l = 0; l < L; ++l) {
+          bias_norm_sum[l] += VectorMap(grad.data() + net.bias_offset(l), net.rows(l)).norm() / m;
+          weight_norm_sum[l] +=
+              MatrixMap(grad.data() + net.weight_offset(l), net.rows(l), net.cols(l)).norm() / m;
+        }
+      }
+      // The update, one pass per layer over the flat buffers.
+      const float step = static_cast<float>(st.eta / m);
+      float* p = net.params().data();
+      const float* g = grad.data();
+      for (int l = 0; l < L; ++l) {
+        const size_t w0 = net.weight_offset(l), b0 = net.bias_offset(l), b1 = b0 + net.rows(l);
+        const float wdecay = static_cast<float>(decay);
+        if (use_momentum) {
+          float* v = st.velocity.data();
+          const float mu = static_cast<float>(opts.momentum);
+          for (size_t i = w0; i < b0; ++i) {
+            v[i] = mu * v[i] - step * g[i];
+            p[i] =
+                wdecay * p[i] + v[i] - (l1_step != 0 ? l1_step * ((p[i] > 0) - (p[i] < 0)) : 0.0f);
+          }
+          for (size_t i = b0; i < b1; ++i) {
+            v[i] = mu * v[i] - step * g[i];
+            p[i] += v[i];
+          }
+        } else {
+          if (l1_step != 0) {
+            for (size_t i = w0; i < b0; ++i)
+              p[i] = wdecay * p[i] - step * g[i] -
+                     l1_step * static_cast<float>((p[i] > 0) - (p[i] < 0));
+          } else if (opts.lambda != 0) {
+            for (size_t i = w0; i < b0; ++i) p[i] = wdecay * p[i] - step * g[i];
+          } else {
+            for (size_t i = w0; i < b0; ++i) p[i] -= step * g[i];
+          }
+          for (size_t i = b0; i < b1; ++i) p[i] -= step * g[i];
+        }
+      }
+      if (cb.on_batch) cb.on_batch(b + 1, batches);
+      if (cb.should_stop && cb.should_stop() && b + 1 < batches) {
+        st.batch_pos = b + 1;
+        st.shuffle_rng = shuffler.state();
+        st.dropout_rng = drop_rng.state();
+        st.stop_reason = "interrupted";
+        if (cb.on_checkpoint) NNET_RETURN_IF_ERROR(cb.on_checkpoint(st));
+        return Status::Error(Code::kInterrupted,
+                             "interrupted at epoch " + std::to_string(st.epoch) + ", mini-batch " +
+                                 std::to_string(b + 1) + " of " + std::to_string(batches));
+      }
+    }
+    st.batch_pos = 0;
+    rep.train_seconds = seconds_since(t0);
+    if (!std::all_of(net.params().begin(), net.params().end(),
+                     [](float v) { return std::isfinite(v); }))
+      return Status::Error(Code::kDiverged, "training diverged: non-finite weight after epoch " +
+                                                std::to_string(st.epoch) +
+                                                " (try a smaller --eta)");
+    if (opts.record_gradients) {
+      for (int l = 0; l < L; ++l) {
+        rep.bias_grad_norm.push_back(bias_norm_sum[l] / static_cast<double>(batches));
+        rep.weight_grad_norm.push_back(weight_norm_sum[l] / static_cast<double>(batches));
+      }
+    }
+
+    // Monitors, in network2.SGD's order.
+    const auto t1 = Clock::now();
+    if (opts.monitor_training_cost || opts.monitor_training_accuracy) {
+      EvalResult r =
+          evaluate(net, training, opts.monitor_training_cost, opts.lambda, false, opts.threads);
+      rep.training_total = r.total;
+      if (opts.monitor_training_cost) rep.training_cost = r.cost;
+      if (opts.monitor_training_accuracy) rep.training_correct = r.correct;
+    }
+    if (evaluation && !evaluation->empty() &&
+        (opts.monitor_evaluation_cost || opts.monitor_evaluation_accuracy || opts.early_stop > 0 ||
+         opts.schedule == Schedule::kHalveOnPlateau)) {
+      EvalResult r = evaluate(net, *evaluation, opts.monitor_evaluation_cost, opts.lambda, false,
+                              opts.threads);
+      rep.evaluation_total = r.total;
+      if (opts.monitor_evaluation_cost) rep.evaluation_cost = r.cost;
+      rep.evaluation_correct = r.correct;
+      if (r.correct > st.best_accuracy) {
+        st.best_accuracy = r.correct;
+        st.best_epoch = st.epoch;
+        st.epochs_since_best = 0;
+        if (opts.early_stop > 0) st.best_params = net.params();
+      } else {
+        ++st.epochs_since_best;
+      }
+    }
+    rep.eval_seconds = seconds_since(t1);
+    const double cost_seen[] = {rep.training_cost, rep.evaluation_cost};
+    for (double c : cost_seen)
+      if (std::isnan(c) || std::isinf(c))
+        return Status::Error(Code::kDiverged, "training diverged: non-finite cost after epoch " +
+                                                  std::to_string(st.epoch));
+    st.history.push_back(rep);
+    if (cb.on_epoch) cb.on_epoch(rep);
+
+    // Schedules and stopping rules act on what this epoch measured.
+    if (opts.schedule == Schedule::kStep && (st.epoch + 1) % opts.step_epochs == 0)
+      st.eta *= opts.step_gamma;
+    if (opts.schedule == Schedule::kHalveOnPlateau && st.epochs_since_best >= opts.plateau_epochs) {
+      st.eta /= 2;
+      st.epochs_since_best = 0;
+      if (st.eta < opts.eta / 128) {
+        st.finished = true;
+        st.stop_reason = "eta below eta0/128";
+      }
+    }
+    if (opts.early_stop > 0 && st.epochs_since_best >= opts.early_stop) {
+      st.finished = true;
+      st.stop_reason = "early stop";
+    }
+    ++st.epoch;  // epochs completed: what a checkpoint records
+    st.shuffle_rng = shuffler.state();
+    st.dropout_rng = drop_rng.state();
+    if (st.epoch >= opts.epochs) st.finished = true;
+    // Early stopping hands back the best weights seen, not the last.
+    if (st.finished && opts.early_stop > 0 && !st.best_params.empty())
+      net.params() = st.best_params;
+    if (cb.on_checkpoint) NNET_RETURN_IF_ERROR(cb.on_checkpoint(st));
+    if (st.finished) break;
+    if (cb.should_stop && cb.should_stop()) {
+      st.stop_reason = "interrupted";
+      return Status::Error(Code::kInterrupted,
+                           "interrupted after epoch " + std::to_string(st.epoch - 1));
+    }
+  }
+  st.finished = true;
+  return Status::Ok();
+}
+
+}  // namespace nnet
