@@ -23,6 +23,16 @@ struct LoadOptions {
 // errors and refuses output larger than `max_bytes`.
 Status read_file(const std::string& path, size_t max_bytes, std::string* out);
 
+// Inflates a gzip stream (one or more members) held in memory; `name` is used in errors. Same
+// checks as read_file: truncation, CRC, trailing garbage, and the `max_bytes` output cap.
+Status gunzip(const std::string& compressed, const std::string& name, size_t max_bytes,
+              std::string* out);
+
+// Parses IDX images (magic 0x00000803, 28x28 ubyte) and labels (0x00000801, values 0..9) held in
+// memory into `out` (pixels scaled byte/255); names are used in errors.
+Status parse_idx(const std::string& image_bytes, const std::string& images_name,
+                 const std::string& label_bytes, const std::string& labels_name, Dataset* out);
+
 // Parses a pickle stream of `(training, validation, test)` tuples of numpy arrays, as the book's
 // mnist.pkl.gz holds them (Python 2 cPickle or Python 3 protocols 2-5). `name` is used in errors.
 Status parse_mnist_pickle(const std::string& bytes, const std::string& name, DataSplits* out);

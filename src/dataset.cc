@@ -1,0 +1,20 @@
+#include "nnet/dataset.h"
+
+#include <algorithm>
+
+namespace nnet {
+
+Dataset head(const Dataset& d, size_t n) {
+  Dataset out;
+  out.rows = d.rows;
+  out.cols = d.cols;
+  out.source = d.source;
+  out.scaling = d.scaling;
+  const size_t k = std::min(n, d.size());
+  const size_t px = static_cast<size_t>(d.pixels());
+  out.labels.assign(d.labels.begin(), d.labels.begin() + static_cast<std::ptrdiff_t>(k));
+  out.images.assign(d.images.begin(), d.images.begin() + static_cast<std::ptrdiff_t>(k * px));
+  return out;
+}
+
+}  // namespace nnet
