@@ -45,18 +45,18 @@ bool lookup_value(const Named (&table)[N], const std::string& s, E* out) {
 }
 
 // Applies the activation in place to the first m columns of z, writing a.
-void activate(Activation act, const Eigen::Ref<const Eigen::MatrixXf>& z,
-              Eigen::Ref<Eigen::MatrixXf> a) {
+template <class T>
+void activate(Activation act, const Eigen::Ref<const MatrixT<T>>& z, Eigen::Ref<MatrixT<T>> a) {
   switch (act) {
     case Activation::kSigmoid:
       // exp(-z) overflows to inf for very negative z, giving exactly 0: no NaN.
-      a = (1.0f + (-z.array()).exp()).inverse().matrix();
+      a = (T(1) + (-z.array()).exp()).inverse().matrix();
       break;
     case Activation::kTanh:
       a = z.array().tanh().matrix();
       break;
     case Activation::kRelu:
-      a = z.array().max(0.0f).matrix();
+      a = z.array().max(T(0)).matrix();
       break;
     case Activation::kLinear:
       a = z;
@@ -64,7 +64,7 @@ void activate(Activation act, const Eigen::Ref<const Eigen::MatrixXf>& z,
     case Activation::kSoftmax:
       // Subtract the column max first so exp never overflows (log-sum-exp trick).
       for (Eigen::Index j = 0; j < z.cols(); ++j) {
-        const float mx = z.col(j).maxCoeff();
+        const T mx = z.col(j).maxCoeff();
         a.col(j) = (z.col(j).array() - mx).exp().matrix();
         a.col(j) /= a.col(j).sum();
       }
@@ -73,17 +73,18 @@ void activate(Activation act, const Eigen::Ref<const Eigen::MatrixXf>& z,
 }
 
 // Multiplies d in place by the activation's derivative, expressed through z and a.
-void times_derivative(Activation act, const Eigen::Ref<const Eigen::MatrixXf>& z,
-                      const Eigen::Ref<const Eigen::MatrixXf>& a, Eigen::Ref<Eigen::MatrixXf> d) {
+template <class T>
+void times_derivative(Activation act, const Eigen::Ref<const MatrixT<T>>& z,
+                      const Eigen::Ref<const MatrixT<T>>& a, Eigen::Ref<MatrixT<T>> d) {
   switch (act) {
     case Activation::kSigmoid:
-      d.array() *= a.array() * (1.0f - a.array());
+      d.array() *= a.array() * (T(1) - a.array());
       break;
     case Activation::kTanh:
-      d.array() *= 1.0f - a.array().square();
+      d.array() *= T(1) - a.array().square();
       break;
     case Activation::kRelu:
-      d.array() *= (z.array() > 0.0f).cast<float>();
+      d.array() *= (z.array() > T(0)).template cast<T>();
       break;
     case Activation::kLinear:
     case Activation::kSoftmax:  // only ever paired with log-likelihood: handled by the caller
@@ -92,19 +93,20 @@ void times_derivative(Activation act, const Eigen::Ref<const Eigen::MatrixXf>& z
 }
 
 // As times_derivative, recomputing the activation from z (for dropout, where a is masked).
-void times_derivative_from_z(Activation act, const Eigen::Ref<const Eigen::MatrixXf>& z,
-                             Eigen::Ref<Eigen::MatrixXf> d) {
+template <class T>
+void times_derivative_from_z(Activation act, const Eigen::Ref<const MatrixT<T>>& z,
+                             Eigen::Ref<MatrixT<T>> d) {
   switch (act) {
     case Activation::kSigmoid: {
-      auto s = (1.0f + (-z.array()).exp()).inverse();
-      d.array() *= s * (1.0f - s);
+      auto s = (T(1) + (-z.array()).exp()).inverse();
+      d.array() *= s * (T(1) - s);
       break;
     }
     case Activation::kTanh:
-      d.array() *= 1.0f - z.array().tanh().square();
+      d.array() *= T(1) - z.array().tanh().square();
       break;
     case Activation::kRelu:
-      d.array() *= (z.array() > 0.0f).cast<float>();
+      d.array() *= (z.array() > T(0)).template cast<T>();
       break;
     case Activation::kLinear:
     case Activation::kSoftmax:
@@ -164,39 +166,16 @@ Status validate(const Architecture& arch, int input_pixels, int num_classes) {
   return Status::Ok();
 }
 
-Network::Network(Architecture arch) : arch_(std::move(arch)) { layout(); }
-
-Network::Network(const Network& other)
-    : arch_(other.arch_), offsets_(other.offsets_), params_(other.params_) {}
-
-Network& Network::operator=(const Network& other) {
-  arch_ = other.arch_;
-  offsets_ = other.offsets_;
-  params_ = other.params_;
-  return *this;
-}
-
-void Network::layout() {
-  offsets_.clear();
-  size_t off = 0;
-  for (int l = 0; l < layers(); ++l) {
-    offsets_.push_back(off);
-    off += static_cast<size_t>(rows(l)) * cols(l);
-    offsets_.push_back(off);
-    off += rows(l);
-  }
-  params_.assign(off, 0.0f);
-}
-
-void init_params(Network& net, Init init, uint32_t seed) {
+template <class T>
+void init_params(NetworkT<T>& net, Init init, uint32_t seed) {
   NumpyRandom rng(seed);
   // The book draws all biases first, then all weights; randn(y, x) fills row-major.
   for (int l = 0; l < net.layers(); ++l) {
-    VectorMap b = net.bias(l);  // (y)
-    for (int j = 0; j < b.size(); ++j) b[j] = static_cast<float>(rng.randn());
+    auto b = net.bias(l);  // (y)
+    for (int j = 0; j < b.size(); ++j) b[j] = static_cast<T>(rng.randn());
   }
   for (int l = 0; l < net.layers(); ++l) {
-    MatrixMap w = net.weight(l);  // (y, x)
+    auto w = net.weight(l);  // (y, x)
     const double n_in = w.cols(), n_out = w.rows();
     double scale = 1.0;
     switch (init) {
@@ -214,12 +193,13 @@ void init_params(Network& net, Init init, uint32_t seed) {
         break;
     }
     for (Eigen::Index j = 0; j < w.rows(); ++j)
-      for (Eigen::Index k = 0; k < w.cols(); ++k) w(j, k) = static_cast<float>(rng.randn() * scale);
+      for (Eigen::Index k = 0; k < w.cols(); ++k) w(j, k) = static_cast<T>(rng.randn() * scale);
   }
 }
 
-Workspace make_workspace(const Network& net, int max_batch) {
-  Workspace ws;
+template <class T>
+WorkspaceT<T> make_workspace(const NetworkT<T>& net, int max_batch) {
+  WorkspaceT<T> ws;
   ws.max_batch = max_batch;
   for (int l = 0; l < net.layers(); ++l) {
     ws.z.emplace_back(net.rows(l), max_batch);      // (sizes[l+1], max_batch)
@@ -230,8 +210,9 @@ Workspace make_workspace(const Network& net, int max_batch) {
   return ws;
 }
 
-void forward(const Network& net, const Eigen::Ref<const Eigen::MatrixXf>& x, int m, Workspace& ws,
-             bool dropout_masks) {
+template <class T>
+void forward(const NetworkT<T>& net, const NonDeduced<Eigen::Ref<const MatrixT<T>>>& x, int m,
+             WorkspaceT<T>& ws, bool dropout_masks) {
   assert(m <= ws.max_batch && x.rows() == net.inputs() && x.cols() >= m);
   const int L = net.layers();
   for (int l = 0; l < L; ++l) {
@@ -242,13 +223,14 @@ void forward(const Network& net, const Eigen::Ref<const Eigen::MatrixXf>& x, int
     else
       z.noalias() = net.weight(l) * ws.a[l - 1].leftCols(m);
     z.colwise() += net.bias(l);
-    activate(net.arch().activations[l], z, a);
+    activate<T>(net.arch().activations[l], z, a);
     if (dropout_masks && l + 1 < L) a.array() *= ws.mask[l].leftCols(m).array();
   }
 }
 
-void backward(const Network& net, const Eigen::Ref<const Eigen::MatrixXf>& x,
-              const Eigen::Ref<const Eigen::MatrixXf>& y, int m, Workspace& ws, float* grad,
+template <class T>
+void backward(const NetworkT<T>& net, const NonDeduced<Eigen::Ref<const MatrixT<T>>>& x,
+              const NonDeduced<Eigen::Ref<const MatrixT<T>>>& y, int m, WorkspaceT<T>& ws, T* grad,
               bool dropout_masks) {
   const int L = net.layers();
   const Architecture& arch = net.arch();
@@ -258,13 +240,14 @@ void backward(const Network& net, const Eigen::Ref<const Eigen::MatrixXf>& x,
     d = ws.a[L - 1].leftCols(m) - y.leftCols(m);
     // Cross-entropy + sigmoid and log-likelihood + softmax both give exactly a - y.
     if (arch.cost == Cost::kQuadratic)
-      times_derivative(arch.activations[L - 1], ws.z[L - 1].leftCols(m), ws.a[L - 1].leftCols(m),
-                       d);
+      times_derivative<T>(arch.activations[L - 1], ws.z[L - 1].leftCols(m), ws.a[L - 1].leftCols(m),
+                          d);
   }
   for (int l = L - 1; l >= 0; --l) {
-    auto d = ws.delta[l].leftCols(m);                                     // (sizes[l+1], m)
-    MatrixMap gw(grad + net.weight_offset(l), net.rows(l), net.cols(l));  // (sizes[l+1], sizes[l])
-    VectorMap gb(grad + net.bias_offset(l), net.rows(l));                 // (sizes[l+1])
+    auto d = ws.delta[l].leftCols(m);  // (sizes[l+1], m)
+    typename NetworkT<T>::MatrixMap gw(grad + net.weight_offset(l), net.rows(l),
+                                       net.cols(l));  // (sizes[l+1], sizes[l])
+    typename NetworkT<T>::VectorMap gb(grad + net.bias_offset(l), net.rows(l));  // (sizes[l+1])
     if (l == 0)
       gw.noalias() += d * x.leftCols(m).transpose();
     else
@@ -276,15 +259,16 @@ void backward(const Network& net, const Eigen::Ref<const Eigen::MatrixXf>& x,
     if (dropout_masks) {
       // a holds act(z)*mask, so the derivative is taken from z: d(a)/dz = mask * act'(z).
       dp.array() *= ws.mask[l - 1].leftCols(m).array();
-      times_derivative_from_z(arch.activations[l - 1], ws.z[l - 1].leftCols(m), dp);
+      times_derivative_from_z<T>(arch.activations[l - 1], ws.z[l - 1].leftCols(m), dp);
     } else {
-      times_derivative(arch.activations[l - 1], ws.z[l - 1].leftCols(m), ws.a[l - 1].leftCols(m),
-                       dp);
+      times_derivative<T>(arch.activations[l - 1], ws.z[l - 1].leftCols(m), ws.a[l - 1].leftCols(m),
+                          dp);
     }
   }
 }
 
-double sample_cost(Cost cost, const float* a, int n, int label) {
+template <class T>
+double sample_cost(Cost cost, const T* a, int n, int label) {
   double c = 0.0;
   switch (cost) {
     case Cost::kQuadratic:
@@ -306,5 +290,16 @@ double sample_cost(Cost cost, const float* a, int n, int label) {
   }
   return c;
 }
+
+#define NNET_NETWORK_INSTANTIATE(T)                                                              \
+  template void init_params<T>(NetworkT<T>&, Init, uint32_t);                                    \
+  template WorkspaceT<T> make_workspace<T>(const NetworkT<T>&, int);                             \
+  template void forward<T>(const NetworkT<T>&, const Eigen::Ref<const MatrixT<T>>&, int,         \
+                           WorkspaceT<T>&, bool);                                                \
+  template void backward<T>(const NetworkT<T>&, const Eigen::Ref<const MatrixT<T>>&,             \
+                            const Eigen::Ref<const MatrixT<T>>&, int, WorkspaceT<T>&, T*, bool); \
+  template double sample_cost<T>(Cost, const T*, int, int);
+NNET_NETWORK_INSTANTIATE(float)
+NNET_NETWORK_INSTANTIATE(double)
 
 }  // namespace nnet

@@ -5,6 +5,7 @@
 #include <Eigen/Core>
 #include <cstdint>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "nnet/status.h"
@@ -36,18 +37,35 @@ Architecture sigmoid_architecture(std::vector<int> sizes, Cost cost = Cost::kQua
 // per layer, softmax only on the output layer and only with log-likelihood (and vice versa).
 Status validate(const Architecture& arch, int input_pixels, int num_classes);
 
-using MatrixMap = Eigen::Map<Eigen::MatrixXf>;
-using ConstMatrixMap = Eigen::Map<const Eigen::MatrixXf>;
-using VectorMap = Eigen::Map<Eigen::VectorXf>;
-using ConstVectorMap = Eigen::Map<const Eigen::VectorXf>;
+// The engine is written once for any scalar: float is what trains (fast), double is what the
+// gradient checks use (central differences need the precision).
+// Keeps Eigen::Ref arguments out of template deduction so callers pass any matrix expression.
+template <class X>
+using NonDeduced = std::type_identity_t<X>;
 
-class Network {
+template <class T>
+using MatrixT = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic>;
+
+template <class T>
+class NetworkT {
  public:
-  Network() = default;
+  using MatrixMap = Eigen::Map<MatrixT<T>>;
+  using ConstMatrixMap = Eigen::Map<const MatrixT<T>>;
+  using VectorMap = Eigen::Map<Eigen::Matrix<T, Eigen::Dynamic, 1>>;
+  using ConstVectorMap = Eigen::Map<const Eigen::Matrix<T, Eigen::Dynamic, 1>>;
+
+  NetworkT() = default;
   // Allocates zeroed parameters for `arch` (assumed valid).
-  explicit Network(Architecture arch);
-  Network(const Network& other);
-  Network& operator=(const Network& other);
+  explicit NetworkT(Architecture arch) : arch_(std::move(arch)) {
+    size_t off = 0;
+    for (int l = 0; l < layers(); ++l) {
+      offsets_.push_back(off);
+      off += static_cast<size_t>(rows(l)) * cols(l);
+      offsets_.push_back(off);
+      off += rows(l);
+    }
+    params_.assign(off, T(0));
+  }
 
   const Architecture& arch() const { return arch_; }
   int layers() const { return static_cast<int>(arch_.sizes.size()) - 1; }  // weight layers
@@ -55,8 +73,8 @@ class Network {
   int outputs() const { return arch_.sizes.back(); }
 
   // All parameters: for each layer l, W_l (sizes[l+1], sizes[l]) column-major, then b_l.
-  std::vector<float>& params() { return params_; }
-  const std::vector<float>& params() const { return params_; }
+  std::vector<T>& params() { return params_; }
+  const std::vector<T>& params() const { return params_; }
   size_t weight_offset(int l) const { return offsets_[2 * l]; }
   size_t bias_offset(int l) const { return offsets_[2 * l + 1]; }
 
@@ -72,11 +90,17 @@ class Network {
   int cols(int l) const { return arch_.sizes[l]; }      // inputs of layer l
 
  private:
-  void layout();
   Architecture arch_;
   std::vector<size_t> offsets_;  // (2 * layers): weight and bias offset of each layer
-  std::vector<float> params_;
+  std::vector<T> params_;
 };
+
+using Network = NetworkT<float>;
+using NetworkD = NetworkT<double>;
+using MatrixMap = Network::MatrixMap;
+using ConstMatrixMap = Network::ConstMatrixMap;
+using VectorMap = Network::VectorMap;
+using ConstVectorMap = Network::ConstVectorMap;
 
 // Fills weights and biases the way the book does, drawing from numpy's RandomState(seed):
 // biases randn(y, 1) for every layer first, then weights randn(y, x) [scaled by the init].
@@ -84,32 +108,54 @@ class Network {
 //   default: N(0, 1/n_in) weights (network2's default_weight_initializer)
 //   xavier:  N(0, 2/(n_in+n_out)) weights;  he: N(0, 2/n_in) weights
 // Biases are N(0, 1) in every case (as in the book).
-void init_params(Network& net, Init init, uint32_t seed);
+template <class T>
+void init_params(NetworkT<T>& net, Init init, uint32_t seed);
 
 // Scratch space for a mini-batch of up to `max_batch` columns; allocated once, reused every step.
-struct Workspace {
+template <class T>
+struct WorkspaceT {
   int max_batch = 0;
-  std::vector<Eigen::MatrixXf> z;      // per layer l: (sizes[l+1], max_batch) pre-activations
-  std::vector<Eigen::MatrixXf> a;      // per layer l: (sizes[l+1], max_batch) activations
-  std::vector<Eigen::MatrixXf> delta;  // per layer l: (sizes[l+1], max_batch) dC/dz
-  std::vector<Eigen::MatrixXf> mask;   // per hidden layer: (sizes[l+1], max_batch) dropout scale
+  std::vector<MatrixT<T>> z;      // per layer l: (sizes[l+1], max_batch) pre-activations
+  std::vector<MatrixT<T>> a;      // per layer l: (sizes[l+1], max_batch) activations
+  std::vector<MatrixT<T>> delta;  // per layer l: (sizes[l+1], max_batch) dC/dz
+  std::vector<MatrixT<T>> mask;   // per hidden layer: (sizes[l+1], max_batch) dropout scale
 };
-Workspace make_workspace(const Network& net, int max_batch);
+using Workspace = WorkspaceT<float>;
+
+template <class T>
+WorkspaceT<T> make_workspace(const NetworkT<T>& net, int max_batch);
 
 // Forward pass on x (inputs, m), m <= ws.max_batch; activations land in ws.a. When `dropout_masks`
 // is true the hidden activations are multiplied by ws.mask (filled by the caller).
-void forward(const Network& net, const Eigen::Ref<const Eigen::MatrixXf>& x, int m, Workspace& ws,
-             bool dropout_masks = false);
+template <class T>
+void forward(const NetworkT<T>& net, const NonDeduced<Eigen::Ref<const MatrixT<T>>>& x, int m,
+             WorkspaceT<T>& ws, bool dropout_masks = false);
 
 // Backward pass after forward(): adds the gradient of the summed cost over the m columns to
 // `grad` (same layout as params). `y` holds one-hot targets (outputs, m).
-void backward(const Network& net, const Eigen::Ref<const Eigen::MatrixXf>& x,
-              const Eigen::Ref<const Eigen::MatrixXf>& y, int m, Workspace& ws, float* grad,
+template <class T>
+void backward(const NetworkT<T>& net, const NonDeduced<Eigen::Ref<const MatrixT<T>>>& x,
+              const NonDeduced<Eigen::Ref<const MatrixT<T>>>& y, int m, WorkspaceT<T>& ws, T* grad,
               bool dropout_masks = false);
 
 // Cost of one output column against its one-hot target, as the book defines it
 // (quadratic: 0.5*|a-y|^2; cross-entropy: sum -y ln a - (1-y) ln(1-a), with 0*log 0 = 0;
 // log-likelihood: -ln a_y). Computed in double.
-double sample_cost(Cost cost, const float* a, int n, int label);
+template <class T>
+double sample_cost(Cost cost, const T* a, int n, int label);
+
+// Explicitly instantiated in network.cc for float and double.
+#define NNET_NETWORK_EXTERN(T)                                                                   \
+  extern template void init_params<T>(NetworkT<T>&, Init, uint32_t);                             \
+  extern template WorkspaceT<T> make_workspace<T>(const NetworkT<T>&, int);                      \
+  extern template void forward<T>(const NetworkT<T>&, const Eigen::Ref<const MatrixT<T>>&, int,  \
+                                  WorkspaceT<T>&, bool);                                         \
+  extern template void backward<T>(const NetworkT<T>&, const Eigen::Ref<const MatrixT<T>>&,      \
+                                   const Eigen::Ref<const MatrixT<T>>&, int, WorkspaceT<T>&, T*, \
+                                   bool);                                                        \
+  extern template double sample_cost<T>(Cost, const T*, int, int);
+NNET_NETWORK_EXTERN(float)
+NNET_NETWORK_EXTERN(double)
+#undef NNET_NETWORK_EXTERN
 
 }  // namespace nnet
