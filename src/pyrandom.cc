@@ -187,19 +187,28 @@ std::string py_repr(double x) {
   // Python: scientific when decpt <= -4 or decpt > 16, decpt = exp10 + 1.
   std::string out = neg ? "-" : "";
   if (exp10 < -4 || exp10 >= 16) {
-    out += digits.substr(0, 1);
-    if (digits.size() > 1) out += "." + digits.substr(1);
+    out += digits[0];
+    if (digits.size() > 1) {
+      out += '.';
+      out.append(digits, 1);
+    }
     char eb[16];
     std::snprintf(eb, sizeof(eb), "e%c%02d", exp10 < 0 ? '-' : '+', std::abs(exp10));
     out += eb;
   } else if (exp10 < 0) {
-    out += "0." + std::string(static_cast<size_t>(-exp10 - 1), '0') + digits;
+    out += "0.";
+    out.append(static_cast<size_t>(-exp10 - 1), '0');
+    out += digits;
   } else {
     size_t int_digits = static_cast<size_t>(exp10) + 1;
     if (digits.size() <= int_digits) {
-      out += digits + std::string(int_digits - digits.size(), '0') + ".0";
+      out += digits;
+      out.append(int_digits - digits.size(), '0');
+      out += ".0";
     } else {
-      out += digits.substr(0, int_digits) + "." + digits.substr(int_digits);
+      out.append(digits, 0, int_digits);
+      out += '.';
+      out.append(digits, int_digits);
     }
   }
   return out;
