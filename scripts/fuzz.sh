@@ -1,0 +1,40 @@
+#!/bin/sh
+# Builds the libFuzzer targets (fuzz/) with clang in build-fuzz and runs each for N seconds
+# (default 30), seeded from the shared MNIST heads and the known bad cases.
+# Usage: scripts/fuzz.sh [SECONDS] [TARGET...]   (targets: pickle_fuzz idx_fuzz gzip_fuzz)
+# Crashes land in build-fuzz/artifacts/; the grown corpus is kept in build-fuzz/corpus/.
+set -eu
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+build=$root/build-fuzz
+seconds=${1:-30}
+[ $# -gt 0 ] && shift
+targets=${*:-pickle_fuzz idx_fuzz gzip_fuzz}
+jobs=${JOBS:-2}
+
+CC=clang CXX=clang++ cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DNNET_FUZZ=ON \
+  -DNNET_BUILD_TESTS=OFF -DNNET_NATIVE=OFF >"$build.cmake.log" 2>&1 ||
+  { cat "$build.cmake.log" >&2; exit 1; }
+# shellcheck disable=SC2086
+cmake --build "$build" --target $targets -j"$jobs"
+
+shared=${NNET_SHARED_DATA:-$root/../shared/data/mnist-first10k}
+[ -d "$shared" ] || shared=""
+/usr/bin/python3 "$root/fuzz/make_seeds.py" "$build/seeds" $shared
+
+mkdir -p "$build/artifacts"
+status=0
+for t in $targets; do
+  kind=${t%_fuzz}
+  mkdir -p "$build/corpus/$kind"
+  echo "== $t for ${seconds}s"
+  if ! "$build/fuzz/$t" "$build/corpus/$kind" "$build/seeds/$kind" -max_total_time="$seconds" \
+      -max_len=65536 -rss_limit_mb=2048 -artifact_prefix="$build/artifacts/$t-" -print_final_stats=1 \
+      >"$build/$t.log" 2>&1; then
+    status=1
+    echo "$t: CRASH, see $build/$t.log and $build/artifacts/" >&2
+  fi
+  grep -E "^stat::number_of_executed_units|^stat::average_exec_per_sec|^stat::new_units_added|^#[0-9]+ *DONE" \
+    "$build/$t.log" || tail -n 5 "$build/$t.log"
+done
+exit $status
