@@ -5,7 +5,7 @@ set -euo pipefail
 
 PACKAGES=(
   build-essential cmake pkg-config git
-  libeigen3-dev zlib1g-dev libpng-dev libhdf5-dev nlohmann-json3-dev libcli11-dev libstb-dev
+  libeigen3-dev zlib1g-dev libpng-dev libhdf5-dev nlohmann-json3-dev libcli11-dev libstb-dev libcairo2-dev fonts-dejavu-core
   libgtest-dev libgmock-dev libbenchmark-dev
   python3-numpy python3-h5py
   nodejs npm
