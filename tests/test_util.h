@@ -9,9 +9,10 @@ namespace nnet::testing {
 std::string shared_mnist_dir();
 
 // Skips the current test with a clear message when the shared MNIST data is absent.
-#define NNET_REQUIRE_SHARED_DATA(dir)                                                      \
-  std::string dir = ::nnet::testing::shared_mnist_dir();                                   \
-  if (dir.empty()) GTEST_SKIP() << "../shared/data/mnist-first10k not found: real-MNIST test skipped"
+#define NNET_REQUIRE_SHARED_DATA(dir)                    \
+  std::string dir = ::nnet::testing::shared_mnist_dir(); \
+  if (dir.empty())                                       \
+  GTEST_SKIP() << "../shared/data/mnist-first10k not found: real-MNIST test skipped"
 
 // Debian's /usr/bin/python3 with numpy, or "" when it (or numpy) is missing.
 std::string debian_python();
