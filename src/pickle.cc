@@ -420,7 +420,10 @@ Status Parser::CheckArray(Obj* a) {
   }
   if (n != a->data.size()) {
     std::string shape;
-    for (int64_t dim : a->shape) shape += (shape.empty() ? "" : "x") + std::to_string(dim);
+    for (int64_t dim : a->shape) {
+      if (!shape.empty()) shape += "x";
+      shape += std::to_string(dim);
+    }
     return FailAt("array of shape (" + shape + ") and itemsize " + std::to_string(d.itemsize) +
                   " needs " + std::to_string(n) + " bytes, found " +
                   std::to_string(a->data.size()));
@@ -644,7 +647,10 @@ Status to_dataset(const Ref& pair, const std::string& name, const std::string& s
   const bool square = im.shape.size() == 3 && im.shape[1] == 28 && im.shape[2] == 28;
   if (!flat && !square) {
     std::string shape;
-    for (int64_t dim : im.shape) shape += (shape.empty() ? "" : ", ") + std::to_string(dim);
+    for (int64_t dim : im.shape) {
+      if (!shape.empty()) shape += ", ";
+      shape += std::to_string(dim);
+    }
     return DataError(where + "images must have shape (n, 784) or (n, 28, 28), found (" + shape +
                      ")");
   }
