@@ -1,7 +1,9 @@
 // The `nnet` program end to end: output format, help, and exit codes for bad input.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <regex>
+#include <sstream>
 
 #include "test_util.h"
 
@@ -132,6 +134,76 @@ TEST(Cli, HistoryFileRecordsEveryEpoch) {
   r = run_nnet("train --data '" + pkl() + "' --epochs 1 --history '" + tmp + "'");
   EXPECT_EQ(r.exit_code, 73) << r.err;  // a directory, refused before training
   EXPECT_EQ(r.out, "");
+}
+
+}  // namespace
+}  // namespace nnet::testing
+
+namespace nnet::testing {
+namespace {
+
+// Compares printed lines: identical, except that "Cost on ...: X" figures may differ by 1e-9
+// relative (BLAS and Eigen sum in different orders; the last digits of a double differ).
+void expect_same_lines(const std::string& ours, const std::string& theirs) {
+  std::istringstream a(ours), b(theirs);
+  std::string la, lb;
+  int n = 0;
+  while (std::getline(b, lb)) {
+    ASSERT_TRUE(std::getline(a, la)) << "missing line " << n << ": " << lb;
+    const auto colon = lb.rfind(": ");
+    if (lb.rfind("Cost on ", 0) == 0 && colon != std::string::npos) {
+      ASSERT_EQ(la.substr(0, colon), lb.substr(0, colon));
+      const double x = std::stod(la.substr(colon + 2)), y = std::stod(lb.substr(colon + 2));
+      EXPECT_NEAR(x, y, 1e-9 * std::abs(y)) << la << " vs " << lb;
+    } else {
+      EXPECT_EQ(la, lb);
+    }
+    ++n;
+  }
+  EXPECT_FALSE(std::getline(a, la)) << "extra line: " << la;
+  EXPECT_GT(n, 1);
+}
+
+// `nnet train --reference` prints what the book's Python code prints for the same seeds.
+TEST(Cli, ReferenceModePrintsThePythonLines) {
+  NNET_REQUIRE_SHARED_DATA(dir);
+  if (debian_python().empty())
+    GTEST_SKIP() << "/usr/bin/python3 with numpy not found: oracle skipped";
+  struct Case {
+    std::string oracle, nnet;
+  };
+  const Case cases[] = {
+      {"--sizes 784,30,10 --epochs 2 --eta 3.0 --numpy-seed 7 --python-seed 8 --train-n 500 "
+       "--eval-n 10000",
+       "--sizes 784,30,10 --epochs 2 --eta 3.0 --numpy-seed 7 --python-seed 8 --train-size 500"},
+      {"--network2 --cost cross-entropy --init default --lmbda 0.5 --python2-shuffle --epochs 2 "
+       "--eta 0.5 "
+       "--numpy-seed 3 --python-seed 3 --train-n 300 --eval-n 10000 "
+       "--monitor training-cost,training-accuracy,evaluation-cost,evaluation-accuracy",
+       "--cost cross-entropy --lambda 0.5 --python2-shuffle --epochs 2 --eta 0.5 --seed 3 "
+       "--train-size 300 "
+       "--monitor all"},
+  };
+  for (const Case& c : cases) {
+    CommandResult py = run_command(debian_python() + " '" + NNET_SOURCE_DIR +
+                                   "/tests/oracle/network_oracle.py' --data '" + dir +
+                                   "/mnist.pkl.gz' " + c.oracle);
+    ASSERT_EQ(py.exit_code, 0) << py.err;
+    CommandResult ours =
+        run_nnet("train --reference -q --data '" + dir + "/mnist.pkl.gz' " + c.nnet);
+    ASSERT_EQ(ours.exit_code, 0) << ours.err;
+    expect_same_lines(ours.out, py.out);
+    EXPECT_NE(ours.out.find("Epoch 1"), std::string::npos);
+  }
+}
+
+TEST(Cli, ReferenceModeRefusesWhatTheBookLacks) {
+  NNET_REQUIRE_SHARED_DATA(dir);
+  CommandResult r = run_nnet("train --reference --dropout 0.5 --data '" + dir + "'");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("--reference: --dropout"), std::string::npos) << r.err;
+  r = run_nnet("train --reference --activation relu --sizes 784,30,10 --data '" + dir + "'");
+  EXPECT_EQ(r.exit_code, 2) << r.err;
 }
 
 }  // namespace
