@@ -4,6 +4,7 @@
 
 #include "commands.h"
 #include "common.h"
+#include "eval_pictures.h"
 #include "nnet/metrics.h"
 #include "nnet/model_io.h"
 #include "nnet/train.h"
@@ -18,6 +19,7 @@ struct EvalFlags {
   std::string split = "test";
   long limit = -1;  // first N images of the split; -1 = all
   int threads = 0;
+  std::string mistakes, confusion_png;  // --mistakes, --confusion pictures
 };
 
 // Everything an evaluation produced, for the printers.
@@ -63,9 +65,14 @@ void print_report(const EvalRun& run) {
 }
 
 int run_eval(const EvalFlags& f) {
+  if (int rc = check_eval_picture_paths(f.mistakes, f.confusion_png, {f.model, f.data.data}))
+    return rc;
   EvalRun run;
   if (Status s = evaluate_model(f, &run); !s.ok()) return fail(s);
   print_report(run);
+  if (int rc = write_eval_pictures(run.model.net, run.data, run.result.predictions, f.model,
+                                   f.mistakes, f.confusion_png))
+    return rc;
   return 0;
 }
 
@@ -80,6 +87,8 @@ void add_eval_command(CLI::App& app, int* exit_code) {
   cmd->add_option("--split", f->split, "test, validation or training")->capture_default_str();
   cmd->add_option("--limit", f->limit, "evaluate only the first N images of the split");
   cmd->add_option("--threads", f->threads, "evaluation threads (0 = all cores)");
+  cmd->add_option("--mistakes", f->mistakes, "write a PNG gallery of misclassified digits");
+  cmd->add_option("--confusion", f->confusion_png, "write the confusion matrix as a PNG heat map");
   cmd->callback([f, exit_code] { *exit_code = run_eval(*f); });
 }
 

@@ -11,7 +11,7 @@ namespace nnet {
 namespace {
 
 constexpr int kMargin = 10;
-constexpr int kGap = 8;
+constexpr int kGap = 12;
 constexpr long kMaxOutputPixels = 64L << 20;  // refuse absurd grids instead of allocating GBs
 
 uint8_t to_byte(float v) {
