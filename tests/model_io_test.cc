@@ -159,16 +159,20 @@ TEST_F(ModelIo, BadJsonFilesSayWhatAndWhere) {
       {"{\"sizes\": [2, 1", Code::kDataError, "(sizes[1]): not valid JSON (truncated?)"},
       {"[1, 2]", Code::kDataError, "expected a JSON object"},
       {"{\"sizes\": [2, 1]}", Code::kDataError, "weights: missing"},
-      {"{\"sizes\": [2, 1], \"weights\": [[[NaN, 1]]], \"biases\": [[[0]]], \"cost\": \"QuadraticCost\"}",
+      {"{\"sizes\": [2, 1], \"weights\": [[[NaN, 1]]], \"biases\": [[[0]]], \"cost\": "
+       "\"QuadraticCost\"}",
        Code::kDataError, "(weights[0][0][0]): expected a finite number, found NaN"},
-      {"{\"sizes\": [2, 1], \"weights\": [[[1, -Infinity]]], \"biases\": [[[0]]], \"cost\": \"QuadraticCost\"}",
+      {"{\"sizes\": [2, 1], \"weights\": [[[1, -Infinity]]], \"biases\": [[[0]]], \"cost\": "
+       "\"QuadraticCost\"}",
        Code::kDataError, "(weights[0][0][1]): expected a finite number, found -Infinity"},
-      {"{\"sizes\": [2, 1], \"weights\": [[[1, 1e39]]], \"biases\": [[[0]]], \"cost\": \"QuadraticCost\"}",
+      {"{\"sizes\": [2, 1], \"weights\": [[[1, 1e39]]], \"biases\": [[[0]]], \"cost\": "
+       "\"QuadraticCost\"}",
        Code::kDataError, "weights[0][0][1]: expected a finite number within float32 range, found"},
       {"{\"sizes\": [2, 1], \"weights\": [[[1, 2]]], \"biases\": [[[0]]], \"cost\": \"os.system\"}",
        Code::kDataError,
        "cost: expected \"QuadraticCost\" or \"CrossEntropyCost\", found \"os.system\""},
-      {"{\"sizes\": [784, 1000000, 1000000, 10], \"weights\": [], \"biases\": [], \"cost\": \"QuadraticCost\"}",
+      {"{\"sizes\": [784, 1000000, 1000000, 10], \"weights\": [], \"biases\": [], \"cost\": "
+       "\"QuadraticCost\"}",
        Code::kDataError, "sizes: the network would have more than 268435456 parameters (cap)"},
       {"{\"sizes\": [2, -1], \"weights\": [], \"biases\": [], \"cost\": \"QuadraticCost\"}",
        Code::kDataError, "sizes[1]: expected 1..1000000 neurons, found -1"},
@@ -272,11 +276,13 @@ TEST_F(ModelIo, BadHdf5FilesSayWhatAndWhere) {
       {"wrong_rank", "/layers/1/bias: expected shape (2,), found rank 2"},
       {"wrong_shape", "/layers/1/weight: expected shape (2, 3), found (3, 2)"},
       {"nan", "/layers/1/bias[1]: expected a finite number, found nan"},
-      {"external_link", "/layers/1/weight: expected a plain (hard-linked) object, found an external"},
+      {"external_link",
+       "/layers/1/weight: expected a plain (hard-linked) object, found an external"},
       {"soft_link", "/layers/1/weight: expected a plain (hard-linked) object, found a soft link"},
       {"external_storage", "/layers/1/weight: stored in external files (refused)"},
-      {"bad_cost", "/ attribute cost: expected quadratic, cross-entropy or log-likelihood, found "
-                   "\"os.system\""},
+      {"bad_cost",
+       "/ attribute cost: expected quadratic, cross-entropy or log-likelihood, found "
+       "\"os.system\""},
       {"huge_sizes", "attribute sizes: the network would have more than"},
   };
   for (const auto& [name, message] : cases) {

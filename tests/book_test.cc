@@ -1,0 +1,79 @@
+// `nnet book`: the recipe table, flag merging, and one recipe run with overrides on synthetic
+// data. Runtime: ~0.5 s.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "nnet/recipes.h"
+#include "synthetic_data.h"
+#include "test_util.h"
+
+namespace fs = std::filesystem;
+
+namespace nnet {
+namespace {
+
+using testing::run_nnet;
+
+TEST(BookRecipes, ListShowsEveryRecipeWithTheBooksFigure) {
+  auto r = run_nnet("book --list");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  for (const Recipe& x : book_recipes()) {
+    EXPECT_NE(r.out.find(x.name), std::string::npos) << x.name;
+    EXPECT_NE(r.out.find(x.book_figure), std::string::npos) << x.name;
+  }
+  for (const char* fig : {"95.42%", "96.59%", "82.27%", "87.1%", "96.49%", "97.92%", "96.57%"})
+    EXPECT_NE(r.out.find(fig), std::string::npos) << fig;
+}
+
+TEST(BookRecipes, HoldTheBooksSettings) {
+  const Recipe* r = find_recipe("ch3-overfitting");
+  ASSERT_NE(r, nullptr);
+  const std::vector<std::string> want = {
+      "--sizes", "784,30,10", "--epochs",      "400",    "--batch", "10",           "--eta",
+      "0.5",     "--cost",    "cross-entropy", "--init", "large",   "--train-size", "1000"};
+  for (size_t i = 0; i + 1 < want.size(); i += 2) {
+    auto it = std::find(r->args.begin(), r->args.end(), want[i]);
+    ASSERT_NE(it, r->args.end()) << want[i];
+    EXPECT_EQ(*(it + 1), want[i + 1]) << want[i];
+  }
+  EXPECT_NE(find_recipe("ch5-deep"), nullptr);
+  EXPECT_EQ(find_recipe("ch9"), nullptr);
+}
+
+TEST(BookRecipes, OverridesReplaceTheRecipesFlags) {
+  const std::vector<std::string> recipe = {
+      "--sizes", "784,30,10", "--eta", "3.0", "--record-gradients", "--monitor", "all"};
+  EXPECT_EQ(merge_flags(recipe, {"--eta", "0.1", "--data", "d"}),
+            (std::vector<std::string>{"--sizes", "784,30,10", "--record-gradients", "--monitor",
+                                      "all", "--eta", "0.1", "--data", "d"}));
+  EXPECT_EQ(merge_flags(recipe, {"--eta=-1", "-q"}),
+            (std::vector<std::string>{"--sizes", "784,30,10", "--record-gradients", "--monitor",
+                                      "all", "--eta", "-1", "-q"}));
+  EXPECT_EQ(merge_flags(recipe, {}), recipe);
+}
+
+TEST(BookRecipes, RunsARecipeWithOverrides) {
+  const std::string dir = testing::make_temp_dir("nnet-book");
+  ASSERT_TRUE(testing::write_synthetic_idx(dir, 200, 50));
+  auto r = run_nnet("book ch1-30-hidden --data '" + dir + "' --epochs 2 --sizes 784,10,10 -q");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out.rfind("Epoch 0: ", 0), 0u) << r.out;
+  EXPECT_NE(r.out.find("Epoch 1: "), std::string::npos);
+  EXPECT_EQ(r.out.find("Epoch 2"), std::string::npos) << "--epochs 2 replaced the recipe's 30";
+  EXPECT_NE(r.out.find(" / 50\n"), std::string::npos);
+  EXPECT_NE(r.err.find("--epochs 2 --sizes 784,10,10 -q"), std::string::npos)
+      << "the resolved command is shown: " << r.err;
+  EXPECT_EQ(r.err.find("--epochs 30"), std::string::npos) << r.err;
+  // Bad recipe names and bad overrides are usage errors.
+  r = run_nnet("book ch9-nothing");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("ch1-30-hidden"), std::string::npos) << "lists the names: " << r.err;
+  EXPECT_EQ(run_nnet("book ch1-30-hidden --data '" + dir + "' --eta -1").exit_code, 2);
+  EXPECT_EQ(run_nnet("book ch1-30-hidden --data '" + dir + "' --no-such-flag 1").exit_code, 2);
+  EXPECT_EQ(run_nnet("book").exit_code, 2);
+  fs::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace nnet
