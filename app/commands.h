@@ -6,6 +6,8 @@
 namespace nnet::app {
 
 void add_train_command(CLI::App& app, int* exit_code);
+void add_eval_command(CLI::App& app, int* exit_code);
+void add_book_command(CLI::App& app, int* exit_code);
 void add_show_command(CLI::App& app, int* exit_code);
 void add_plot_command(CLI::App& app, int* exit_code);
 void add_predict_command(CLI::App& app, int* exit_code);

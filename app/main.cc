@@ -13,6 +13,8 @@ int main(int argc, char** argv) {
       [](const CLI::App*, const CLI::Error& e) { return std::string(e.what()) + "\n"; });
   int exit_code = 0;
   nnet::app::add_train_command(app, &exit_code);
+  nnet::app::add_eval_command(app, &exit_code);
+  nnet::app::add_book_command(app, &exit_code);
   nnet::app::add_show_command(app, &exit_code);
   nnet::app::add_plot_command(app, &exit_code);
   nnet::app::add_predict_command(app, &exit_code);
