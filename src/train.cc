@@ -198,6 +198,11 @@ Status train(Network& net, const Dataset& training, const Dataset* evaluation,
     if (st.batch_pos == 0) shuffler.shuffle(st.order);  // in place, every epoch, like the notebook
     std::fill(bias_norm_sum.begin(), bias_norm_sum.end(), 0.0);
     std::fill(weight_norm_sum.begin(), weight_norm_sum.end(), 0.0);
+    if (st.batch_pos != 0 && st.grad_norm_sums.size() == 2 * static_cast<size_t>(L)) {
+      // Resumed mid-epoch: carry on the sums the checkpoint saved.
+      std::copy_n(st.grad_norm_sums.begin(), L, bias_norm_sum.begin());
+      std::copy_n(st.grad_norm_sums.begin() + L, L, weight_norm_sum.begin());
+    }
     const double decay = 1.0 - st.eta * opts.lambda / static_cast<double>(n);
     const float l1_step = static_cast<float>(st.eta * opts.l1 / static_cast<double>(n));
 
@@ -266,18 +271,26 @@ Status train(Network& net, const Dataset& training, const Dataset* evaluation,
         }
       }
       if (cb.on_batch) cb.on_batch(b + 1, batches);
-      if (cb.should_stop && cb.should_stop() && b + 1 < batches) {
+      const bool stop = cb.should_stop && cb.should_stop();
+      const bool periodic = cb.checkpoint_every > 0 && (b + 1) % cb.checkpoint_every == 0;
+      if ((stop || periodic) && b + 1 < batches) {
         st.batch_pos = b + 1;
         st.shuffle_rng = shuffler.state();
         st.dropout_rng = drop_rng.state();
-        st.stop_reason = "interrupted";
+        st.grad_norm_sums.assign(bias_norm_sum.begin(), bias_norm_sum.end());
+        st.grad_norm_sums.insert(st.grad_norm_sums.end(), weight_norm_sum.begin(),
+                                 weight_norm_sum.end());
+        if (stop) st.stop_reason = "interrupted";
         if (cb.on_checkpoint) NNET_RETURN_IF_ERROR(cb.on_checkpoint(st));
-        return Status::Error(Code::kInterrupted,
-                             "interrupted at epoch " + std::to_string(st.epoch) + ", mini-batch " +
-                                 std::to_string(b + 1) + " of " + std::to_string(batches));
+        if (stop)
+          return Status::Error(Code::kInterrupted, "interrupted at epoch " +
+                                                       std::to_string(st.epoch) + ", mini-batch " +
+                                                       std::to_string(b + 1) + " of " +
+                                                       std::to_string(batches));
       }
     }
     st.batch_pos = 0;
+    st.grad_norm_sums.clear();
     rep.train_seconds = seconds_since(t0);
     if (!std::all_of(net.params().begin(), net.params().end(),
                      [](float v) { return std::isfinite(v); }))

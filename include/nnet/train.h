@@ -74,6 +74,9 @@ struct TrainState {
   int epochs_since_best = 0;
   std::vector<float> best_params;    // for early stopping: weights at best_epoch
   std::vector<EpochReport> history;  // one per completed epoch
+  // With record_gradients, saved mid-epoch: per-layer gradient-norm sums so far (bias norms of
+  // every layer, then weight norms), so a resumed epoch reports the same averages.
+  std::vector<double> grad_norm_sums;
   bool finished = false;
   std::string stop_reason;  // "", "early stop", "eta below eta0/128", "interrupted"
 };
@@ -83,6 +86,7 @@ struct TrainCallbacks {
   std::function<void(size_t done, size_t total)> on_batch;  // after each mini-batch
   std::function<bool()> should_stop;                        // polled after each mini-batch
   std::function<Status(const TrainState&)> on_checkpoint;   // after each epoch (and on stop)
+  size_t checkpoint_every = 0;  // also call on_checkpoint every N mini-batches; 0 = epochs only
 };
 
 // Results of running a network over a dataset.
