@@ -1,15 +1,22 @@
 // `nnet train`: flags -> TrainOptions, data, network; then the library's train() with callbacks
 // that print the notebook's lines on stdout and timing/progress on stderr.
 #include <chrono>
+#include <cmath>
 #include <cstdio>
+#include <functional>
 #include <sstream>
 
 #include "commands.h"
 #include "common.h"
+#include "interrupt.h"
+#include "model_flags.h"
+#include "nnet/checkpoint.h"
 #include "nnet/fileio.h"
 #include "nnet/history.h"
+#include "nnet/model_io.h"
 #include "nnet/network.h"
 #include "nnet/train.h"
+#include "reference_mode.h"
 #include "report.h"
 
 namespace nnet::app {
@@ -29,7 +36,90 @@ struct TrainFlags {
   std::vector<std::string> monitor;
   std::string history;
   bool quiet = false;
+  std::string checkpoint;       // --checkpoint DIR
+  std::string resume;           // --resume DIR
+  size_t checkpoint_every = 0;  // --checkpoint-every N mini-batches
+  std::string save, init_from;  // --save / --init-from model files
+  bool reference = false;       // --reference: the book's Python code, step for step
+  uint32_t numpy_seed = 0;      // --numpy-seed (default: --seed)
+  uint64_t python_seed = 0;     // --python-seed (default: --seed)
+  bool python2_shuffle = false;
 };
+
+// The flags that shape a run, as a checkpoint records them: --resume takes those not given on
+// the command line from the checkpoint and refuses any given with a different value.
+struct RunField {
+  const char* flag;
+  const char* key;
+  std::function<nlohmann::json()> get;
+  std::function<void(const nlohmann::json&)> set;  // may throw nlohmann::json::exception
+};
+
+template <class T>
+RunField run_field(const char* flag, const char* key, T* p) {
+  return {flag, key, [p] { return nlohmann::json(*p); },
+          [p](const nlohmann::json& j) { *p = j.get<T>(); }};
+}
+
+std::vector<RunField> run_fields(TrainFlags& f) {
+  TrainOptions& o = f.opts;
+  return {run_field("--data", "data", &f.data.data),
+          run_field("--validation-size", "validation_size", &f.data.validation_size),
+          run_field("--sizes", "sizes", &f.sizes),
+          run_field("--epochs", "epochs", &o.epochs),
+          run_field("--batch", "batch", &o.batch),
+          run_field("--eta", "eta", &o.eta),
+          run_field("--seed", "seed", &o.seed),
+          run_field("--train-size", "train_size", &f.train_size),
+          run_field("--eval", "eval", &f.eval),
+          run_field("--cost", "cost", &f.cost),
+          run_field("--activation", "activation", &f.activations),
+          run_field("--init", "init", &f.init),
+          run_field("--lambda", "lambda", &o.lambda),
+          run_field("--l1", "l1", &o.l1),
+          run_field("--dropout", "dropout", &o.dropout),
+          run_field("--momentum", "momentum", &o.momentum),
+          run_field("--schedule", "schedule", &f.schedule),
+          run_field("--step-epochs", "step_epochs", &o.step_epochs),
+          run_field("--step-gamma", "step_gamma", &o.step_gamma),
+          run_field("--plateau", "plateau", &o.plateau_epochs),
+          run_field("--early-stop", "early_stop", &o.early_stop),
+          run_field("--monitor", "monitor", &f.monitor),
+          run_field("--record-gradients", "record_gradients", &o.record_gradients)};
+}
+
+nlohmann::json run_options(TrainFlags& f) {
+  nlohmann::json j = nlohmann::json::object();
+  for (const RunField& r : run_fields(f)) j[r.key] = r.get();
+  return j;
+}
+
+// --resume: flags not given take the checkpoint's value; --epochs (to extend a run) and --data
+// (the contents are checked by CRC instead) may change, any other flag must match.
+Status apply_saved_options(TrainFlags& f, const CLI::App& cmd, const nlohmann::json& saved) {
+  const std::string where = "--resume " + f.resume;
+  for (RunField& r : run_fields(f)) {
+    auto it = saved.find(r.key);
+    if (it == saved.end())
+      return DataError(where + ": the checkpoint's options lack \"" + std::string(r.key) + "\"");
+    if (cmd.count(r.flag) > 0) {
+      const std::string key = r.key;
+      if (key == "epochs" || key == "data") continue;
+      if (r.get() != *it)
+        return UsageError(where + ": " + r.flag + " " + r.get().dump() +
+                          " differs from the checkpoint's " + it->dump() +
+                          " (a resumed run keeps its options; omit the flag)");
+      continue;
+    }
+    try {
+      r.set(*it);
+    } catch (const nlohmann::json::exception&) {
+      return DataError(where + ": the checkpoint's \"" + std::string(r.key) + "\" is " +
+                       it->dump() + ", not a valid " + r.flag + " value");
+    }
+  }
+  return Status::Ok();
+}
 
 Status split_list(const std::vector<std::string>& in, std::vector<std::string>* out) {
   for (const std::string& item : in) {
@@ -151,11 +241,35 @@ class Progress {
   std::chrono::steady_clock::time_point t0_, last_;
 };
 
-int run_train(TrainFlags& f) {
+int run_train(TrainFlags& f, const CLI::App& cmd) {
+  Checkpoint resumed;
+  if (!f.resume.empty()) {
+    if (Status s = load_checkpoint(checkpoint_file(f.resume), &resumed); !s.ok()) return fail(s);
+    if (Status s = apply_saved_options(f, cmd, resumed.options); !s.ok()) return fail(s);
+    if (f.checkpoint.empty()) f.checkpoint = f.resume;  // keep saving where the run saved
+  }
+  Model init_model;
+  if (!f.init_from.empty()) {
+    if (!f.resume.empty()) return fail(UsageError("--init-from: cannot be combined with --resume"));
+    if (Status s = prepare_init_from(f.init_from, cmd.count("--sizes") > 0,
+                                     cmd.count("--activation") > 0, cmd.count("--cost") > 0,
+                                     &f.sizes, &f.activations, &f.cost, &init_model);
+        !s.ok())
+      return fail(s);
+  }
   Architecture arch;
   if (Status s = resolve(f, &arch); !s.ok()) return fail(s);
   if (!f.history.empty())
     if (Status s = check_output_path("--history", f.history, {f.data.data}); !s.ok())
+      return fail(s);
+  if (!f.save.empty())
+    if (Status s = check_output_path("--save", f.save, {f.data.data, f.init_from}); !s.ok())
+      return fail(s);
+  if (f.checkpoint_every > 0 && f.checkpoint.empty())
+    return fail(UsageError("--checkpoint-every: expected --checkpoint DIR as well"));
+  if (!f.checkpoint.empty())
+    if (Status s = prepare_checkpoint_dir("--checkpoint", f.checkpoint, {f.data.data, f.history});
+        !s.ok())
       return fail(s);
   DataSplits data;
   std::string data_path;
@@ -171,10 +285,30 @@ int run_train(TrainFlags& f) {
   if (Status s = pick_split(data, f.eval, "--eval", &evaluation); !s.ok()) return fail(s);
   if (Status s = validate(arch, data.training.pixels(), 10); !s.ok()) return fail(s);
 
+  if (f.reference) {
+    if (!f.resume.empty() || !f.checkpoint.empty() || !f.init_from.empty())
+      return fail(
+          UsageError("--reference: cannot be combined with --checkpoint, --resume or --init-from"));
+    ReferenceRun run;
+    run.arch = arch;
+    run.training = &data.training;
+    run.evaluation = evaluation;
+    run.opts = f.opts;
+    run.numpy_seed = cmd.count("--numpy-seed") ? f.numpy_seed : f.opts.seed;
+    run.python_seed = cmd.count("--python-seed") ? f.python_seed : f.opts.seed;
+    run.python2_shuffle = f.python2_shuffle;
+    run.init = cmd.count("--init") ? f.init : "";
+    run.quiet = f.quiet;
+    run.history = f.history;
+    run.save = f.save;
+    run.options = options_json(f, arch, data_path);
+    return run_reference(run);
+  }
   Network net(arch);
   Init init;
   parse_init(f.init, &init);
   init_params(net, init, f.opts.seed);
+  if (!f.init_from.empty()) net.params() = init_model.net.params();  // same sizes: same layout
   if (!f.quiet)
     std::fprintf(stderr, "nnet: %s: %zu training images, %zu evaluation images (%s); pixels %s\n",
                  data_path.c_str(), data.training.size(), evaluation ? evaluation->size() : 0,
@@ -194,6 +328,49 @@ int run_train(TrainFlags& f) {
     progress.start();
   };
   TrainState state = initial_state(net, data.training.size(), f.opts);
+  Checkpoint ckpt;  // what every save writes; params and state are filled at save time
+  if (!f.checkpoint.empty() || !f.resume.empty()) {
+    ckpt.options = run_options(f);
+    ckpt.data = data_identity(data_path, data.training, evaluation);
+  }
+  if (!f.resume.empty()) {
+    const std::string where = "--resume " + f.resume;
+    if (Status s = compare_for_resume(where + ": data", resumed.data, ckpt.data, {"path"}); !s.ok())
+      return fail(s);
+    if (resumed.params.size() != net.params().size() ||
+        resumed.state.order.size() != data.training.size())
+      return fail(DataError(where + ": expected " + std::to_string(net.params().size()) +
+                            " parameters and " + std::to_string(data.training.size()) +
+                            " training indices, found " + std::to_string(resumed.params.size()) +
+                            " and " + std::to_string(resumed.state.order.size())));
+    net.params() = resumed.params;
+    state = std::move(resumed.state);
+    if (state.stop_reason == "interrupted") state.stop_reason.clear();
+    // A run that ended because its epochs ran out continues when --epochs asks for more.
+    if (state.finished && state.stop_reason.empty() && state.epoch < f.opts.epochs)
+      state.finished = false;
+    if (!f.quiet)
+      std::fprintf(stderr, "nnet: resuming from %s at epoch %d, mini-batch %zu\n",
+                   checkpoint_file(f.resume).c_str(), state.epoch, state.batch_pos);
+  }
+  if (!f.checkpoint.empty()) {
+    const std::string file = checkpoint_file(f.checkpoint);
+    cb.checkpoint_every = f.checkpoint_every;
+    cb.on_checkpoint = [&ckpt, &net, file](const TrainState& s) {
+      // Never save a diverged network over the last good checkpoint.
+      for (const float v : net.params())
+        if (!std::isfinite(v))
+          return Status::Error(Code::kDiverged, "training diverged: non-finite weight at epoch " +
+                                                    std::to_string(s.epoch) + ", mini-batch " +
+                                                    std::to_string(s.batch_pos) +
+                                                    " (try a smaller --eta)");
+      ckpt.params = net.params();
+      ckpt.state = s;
+      return save_checkpoint(file, ckpt);
+    };
+  }
+  install_interrupt_handlers();
+  cb.should_stop = [] { return interrupt_requested(); };
   progress.start();
   const auto t0 = std::chrono::steady_clock::now();
   Status st = train(net, data.training, evaluation, f.opts, cb, &state);
@@ -207,7 +384,22 @@ int run_train(TrainFlags& f) {
     History h{options_json(f, arch, data_path), state.history};
     if (Status s = save_history(f.history, h); !s.ok()) return fail(s);
   }
+  if (st.code() == Code::kInterrupted) {
+    std::fprintf(stderr, "nnet: interrupted at epoch %d, mini-batch %zu; ", state.epoch,
+                 state.batch_pos);
+    if (f.checkpoint.empty())
+      std::fprintf(stderr, "no checkpoint (train with --checkpoint DIR to be able to resume)\n");
+    else
+      std::fprintf(stderr, "checkpoint saved in %s; resume with --resume %s\n",
+                   f.checkpoint.c_str(), f.checkpoint.c_str());
+    return st.exit_code();
+  }
   if (!st.ok()) return fail(st);
+  if (!f.save.empty()) {
+    Model m{net, f.init_from.empty() ? f.init : init_model.init, options_json(f, arch, data_path)};
+    if (!f.init_from.empty()) m.training["init_from"] = f.init_from;
+    if (Status s = save_model(f.save, m); !s.ok()) return fail(s);
+  }
   return 0;
 }
 
@@ -260,7 +452,24 @@ void add_train_command(CLI::App& app, int* exit_code) {
                 "record per-layer gradient norms each epoch");
   cmd->add_option("--threads", f->opts.threads, "evaluation threads (0 = all cores)");
   cmd->add_flag("-q,--quiet", f->quiet, "print only the notebook's lines");
-  cmd->callback([f, exit_code] { *exit_code = run_train(*f); });
+  cmd->add_option("--checkpoint", f->checkpoint,
+                  "save a resumable checkpoint in DIR after every epoch (DIR/checkpoint.bin)");
+  cmd->add_option("--checkpoint-every", f->checkpoint_every,
+                  "with --checkpoint: also save every N mini-batches");
+  cmd->add_option("--resume", f->resume,
+                  "continue the run checkpointed in DIR (its options; --epochs may extend it)");
+  cmd->add_option("--save", f->save, "save the trained model: FILE.json (network2 format) or .h5");
+  cmd->add_option("--init-from", f->init_from, "start from a saved model (its sizes/activations)");
+  cmd->add_flag(
+      "--reference", f->reference,
+      "follow the book's network.py/network2.py step for step in float64 (same lines as Python)");
+  cmd->add_option("--numpy-seed", f->numpy_seed,
+                  "--reference: np.random.seed for the weights (default --seed)");
+  cmd->add_option("--python-seed", f->python_seed,
+                  "--reference: random.seed for the shuffles (default --seed)");
+  cmd->add_flag("--python2-shuffle", f->python2_shuffle,
+                "--reference: Python 2.7's random.shuffle (the book's published runs)");
+  cmd->callback([f, exit_code, cmd] { *exit_code = run_train(*f, *cmd); });
 }
 
 }  // namespace nnet::app

@@ -161,6 +161,10 @@ Status train(Network& net, const Dataset& training, const Dataset* evaluation,
              const TrainOptions& opts, const TrainCallbacks& cb, TrainState* state) {
   NNET_RETURN_IF_ERROR(validate(opts));
   if (training.empty()) return DataError("training data: expected at least 1 image, found 0");
+  if ((opts.early_stop > 0 || opts.schedule == Schedule::kHalveOnPlateau) &&
+      (!evaluation || evaluation->empty()))
+    return UsageError(std::string(opts.early_stop > 0 ? "--early-stop" : "--schedule plateau") +
+                      ": expected evaluation data to watch, found none (--eval none)");
   if (training.pixels() != net.inputs())
     return UsageError("--sizes: first layer " + std::to_string(net.inputs()) +
                       " does not match the image size " + std::to_string(training.pixels()));
@@ -345,9 +349,9 @@ Status train(Network& net, const Dataset& training, const Dataset* evaluation,
     if (opts.schedule == Schedule::kHalveOnPlateau && st.epochs_since_best >= opts.plateau_epochs) {
       st.eta /= 2;
       st.epochs_since_best = 0;
-      if (st.eta < opts.eta / 128) {
+      if (st.eta <= opts.eta / 128) {  // the book: stop once eta has dropped to eta0/128
         st.finished = true;
-        st.stop_reason = "eta below eta0/128";
+        st.stop_reason = "eta reached eta0/128";
       }
     }
     if (opts.early_stop > 0 && st.epochs_since_best >= opts.early_stop) {

@@ -65,7 +65,7 @@ TEST(EarlyStop, StopsAfterExactlyNEpochsAndRestoresTheBest) {
   EXPECT_NE(r.net.params(), run(four).net.params());
 }
 
-TEST(Schedule, PlateauHalvesEveryPEpochsAndStopsBelowEta0Over128) {
+TEST(Schedule, PlateauHalvesEveryPEpochsAndStopsAtEta0Over128) {
   TrainOptions o;
   o.epochs = 1000;
   o.batch = 5;
@@ -75,15 +75,16 @@ TEST(Schedule, PlateauHalvesEveryPEpochsAndStopsBelowEta0Over128) {
   o.threads = 1;
   Outcome r = run(o);
   ASSERT_TRUE(r.status.ok()) << r.status.message();
-  // Halvings after epochs 2, 4, ..., 16 (every P = 2 epochs without improvement); the 8th takes
-  // eta below eta0/128 and ends the run: 8 * P + 1 = 17 epochs, the last ones at eta0/128.
-  ASSERT_EQ(r.state.history.size(), 17u);
-  EXPECT_EQ(r.state.stop_reason, "eta below eta0/128");
+  // Halvings after epochs 2, 4, ..., 14 (every P = 2 epochs without improvement); the 7th brings
+  // eta down to eta0/128, where the book stops: 7 * P + 1 = 15 epochs, the last ones at eta0/64.
+  ASSERT_EQ(r.state.history.size(), 15u);
+  EXPECT_EQ(r.state.stop_reason, "eta reached eta0/128");
   for (const EpochReport& e : r.state.history) {
     const int halvings = e.epoch == 0 ? 0 : (e.epoch - 1) / o.plateau_epochs;
     EXPECT_EQ(e.eta, o.eta / std::pow(2.0, halvings)) << "epoch " << e.epoch;
   }
-  EXPECT_EQ(r.state.history.back().eta, o.eta / 128);
+  EXPECT_EQ(r.state.history.back().eta, o.eta / 64);
+  EXPECT_EQ(r.state.eta, o.eta / 128);
 }
 
 TEST(Schedule, StepMultipliesByGammaEveryStepEpochs) {

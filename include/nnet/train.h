@@ -17,7 +17,7 @@ enum class Schedule {
   kConstant,        // eta throughout
   kStep,            // eta *= step_gamma every step_epochs epochs
   kHalveOnPlateau,  // the book: halve eta after `plateau_epochs` without a better validation
-                    // accuracy; stop once eta < eta0/128
+                    // accuracy; stop once eta has dropped to eta0/128
 };
 
 struct TrainOptions {
@@ -78,7 +78,7 @@ struct TrainState {
   // every layer, then weight norms), so a resumed epoch reports the same averages.
   std::vector<double> grad_norm_sums;
   bool finished = false;
-  std::string stop_reason;  // "", "early stop", "eta below eta0/128", "interrupted"
+  std::string stop_reason;  // "", "early stop", "eta reached eta0/128", "interrupted"
 };
 
 struct TrainCallbacks {
