@@ -133,12 +133,15 @@ Status load_history(const std::string& path, History* h) {
   json j = json::parse(bytes, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded())
     return DataError(path + ": expected a JSON history written by nnet, found invalid JSON");
-  if (!j.is_object() || j.value("format", "") != "nnet-history")
+  // Never j.value(): it throws when the stored type differs, and a hostile file must not crash us.
+  const auto fmt = j.is_object() ? j.find("format") : j.end();
+  if (!j.is_object() || fmt == j.end() || !fmt->is_string() || *fmt != "nnet-history")
     return DataError(path + ": expected \"format\": \"nnet-history\", found something else");
   auto eps = j.find("epochs");
   if (eps == j.end() || !eps->is_array() || eps->size() > kMaxEpochs)
     return DataError(path + ": expected an \"epochs\" array");
-  h->options = j.value("options", json::object());
+  auto opts = j.find("options");
+  h->options = (opts != j.end() && opts->is_object()) ? *opts : json::object();
   h->epochs.clear();
   for (size_t i = 0; i < eps->size(); ++i) {
     EpochReport r;
