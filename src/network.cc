@@ -4,6 +4,7 @@
 #include <cmath>
 #include <string>
 
+#include "kernels.h"
 #include "nnet/pyrandom.h"
 
 namespace nnet {
@@ -207,13 +208,62 @@ WorkspaceT<T> make_workspace(const NetworkT<T>& net, int max_batch) {
     ws.delta.emplace_back(net.rows(l), max_batch);  // (sizes[l+1], max_batch)
     ws.mask.emplace_back(l + 1 < net.layers() ? net.rows(l) : 0, max_batch);
   }
+  ws.cols.resize(static_cast<size_t>(max_batch));
   return ws;
 }
+
+namespace {
+
+// Whether the vector kernels serve this scalar type in this build.
+template <class T>
+bool use_kernels() {
+  if constexpr (std::is_same_v<T, float>)
+    return kernels::available();
+  else
+    return false;
+}
+
+// Points ws.cols at the first m columns of layer l's input: x for l == 0, else ws.a[l-1].
+template <class T>
+const T* const* layer_input(const WorkspaceT<T>& ws, const T* const* x, int l, int m,
+                            std::vector<const T*>& cols) {
+  if (l == 0) return x;
+  const MatrixT<T>& a = ws.a[l - 1];  // (sizes[l], max_batch)
+  for (int j = 0; j < m; ++j) cols[j] = a.data() + static_cast<Eigen::Index>(j) * a.rows();
+  return cols.data();
+}
+
+// The forward pass through the vector kernels: bias and activation fused into the product.
+void forward_fast(const Network& net, const float* const* x, int m, Workspace& ws,
+                  bool dropout_masks) {
+  const int L = net.layers();
+  for (int l = 0; l < L; ++l) {
+    const Activation act = net.arch().activations[l];
+    const float* const* in = layer_input(ws, x, l, m, ws.cols);
+    const auto& p = net.params();
+    if (!kernels::dense_forward(p.data() + net.weight_offset(l), p.data() + net.bias_offset(l),
+                                net.rows(l), net.cols(l), in, m, act, ws.z[l].data(),
+                                ws.a[l].data(), net.rows(l)))
+      activate<float>(act, ws.z[l].leftCols(m), ws.a[l].leftCols(m));
+    if (dropout_masks && l + 1 < L) ws.a[l].leftCols(m).array() *= ws.mask[l].leftCols(m).array();
+  }
+}
+
+}  // namespace
 
 template <class T>
 void forward(const NetworkT<T>& net, const NonDeduced<Eigen::Ref<const MatrixT<T>>>& x, int m,
              WorkspaceT<T>& ws, bool dropout_masks) {
   assert(m <= ws.max_batch && x.rows() == net.inputs() && x.cols() >= m);
+  if constexpr (std::is_same_v<T, float>) {
+    if (use_kernels<T>()) {
+      std::vector<const float*> cols(static_cast<size_t>(m));  // (m) image column pointers
+      for (int j = 0; j < m; ++j)
+        cols[j] = x.data() + static_cast<Eigen::Index>(j) * x.outerStride();
+      forward_fast(net, cols.data(), m, ws, dropout_masks);
+      return;
+    }
+  }
   const int L = net.layers();
   for (int l = 0; l < L; ++l) {
     auto z = ws.z[l].leftCols(m);  // (sizes[l+1], m)
@@ -268,6 +318,118 @@ void backward(const NetworkT<T>& net, const NonDeduced<Eigen::Ref<const MatrixT<
 }
 
 template <class T>
+void apply_update(NetworkT<T>& net, const T* g, const SgdRule& rule, T* velocity) {
+  const T step = static_cast<T>(rule.step), wdecay = static_cast<T>(rule.decay);
+  const T l1 = static_cast<T>(rule.l1), mu = static_cast<T>(rule.momentum);
+  T* p = net.params().data();
+  auto sgn = [](T w) { return static_cast<T>((w > 0) - (w < 0)); };
+  for (int l = 0; l < net.layers(); ++l) {
+    const size_t w0 = net.weight_offset(l), b0 = net.bias_offset(l), b1 = b0 + net.rows(l);
+    if (rule.momentum > 0) {
+      T* v = velocity;
+      for (size_t i = w0; i < b0; ++i) {
+        v[i] = mu * v[i] - step * g[i];
+        p[i] = wdecay * p[i] + v[i] - (l1 != 0 ? l1 * sgn(p[i]) : T(0));
+      }
+      for (size_t i = b0; i < b1; ++i) {
+        v[i] = mu * v[i] - step * g[i];
+        p[i] += v[i];
+      }
+    } else {
+      if (l1 != 0) {
+        for (size_t i = w0; i < b0; ++i) p[i] = wdecay * p[i] - step * g[i] - l1 * sgn(p[i]);
+      } else if (rule.decay != 1) {
+        for (size_t i = w0; i < b0; ++i) p[i] = wdecay * p[i] - step * g[i];
+      } else {
+        for (size_t i = w0; i < b0; ++i) p[i] -= step * g[i];
+      }
+      for (size_t i = b0; i < b1; ++i) p[i] -= step * g[i];
+    }
+  }
+}
+
+namespace {
+
+// Output error dC/dz of the summed cost for one-hot targets, into ws.delta[L-1]; false if any
+// entry is not finite.
+template <class T>
+bool output_error(const NetworkT<T>& net, const uint8_t* labels, int m, WorkspaceT<T>& ws) {
+  const int L = net.layers();
+  auto d = ws.delta[L - 1].leftCols(m);  // (outputs, m)
+  d = ws.a[L - 1].leftCols(m);
+  for (int j = 0; j < m; ++j) d(labels[j], j) -= T(1);  // a - y, y one-hot
+  if (net.arch().cost == Cost::kQuadratic)
+    times_derivative<T>(net.arch().activations[L - 1], ws.z[L - 1].leftCols(m),
+                        ws.a[L - 1].leftCols(m), d);
+  return d.allFinite();
+}
+
+// The portable step: gather, forward, backward into a gradient buffer, apply_update.
+template <class T>
+bool sgd_step_portable(NetworkT<T>& net, const T* const* x, const uint8_t* labels, int m,
+                       WorkspaceT<T>& ws, const SgdRule& rule, T* velocity, bool dropout_masks) {
+  if (ws.x.cols() != ws.max_batch) {
+    ws.x.resize(net.inputs(), ws.max_batch);   // (inputs, max_batch)
+    ws.y.resize(net.outputs(), ws.max_batch);  // (outputs, max_batch)
+  }
+  ws.grad.assign(net.params().size(), T(0));
+  for (int j = 0; j < m; ++j) {
+    ws.x.col(j) = Eigen::Map<const Eigen::Matrix<T, Eigen::Dynamic, 1>>(x[j], net.inputs());
+    ws.y.col(j).setZero();
+    ws.y(labels[j], j) = T(1);
+  }
+  forward<T>(net, ws.x, m, ws, dropout_masks);
+  backward<T>(net, ws.x, ws.y, m, ws, ws.grad.data(), dropout_masks);
+  if (!ws.delta[net.layers() - 1].leftCols(m).allFinite()) return false;
+  apply_update(net, ws.grad.data(), rule, velocity);
+  return true;
+}
+
+}  // namespace
+
+template <class T>
+bool sgd_step(NetworkT<T>& net, const T* const* x, const uint8_t* labels, int m, WorkspaceT<T>& ws,
+              const SgdRule& rule, T* velocity, bool dropout_masks) {
+  assert(m >= 1 && m <= ws.max_batch);
+  if constexpr (!std::is_same_v<T, float>) {
+    return sgd_step_portable(net, x, labels, m, ws, rule, velocity, dropout_masks);
+  } else {
+    if (!use_kernels<T>())
+      return sgd_step_portable(net, x, labels, m, ws, rule, velocity, dropout_masks);
+    forward_fast(net, x, m, ws, dropout_masks);
+    if (!output_error(net, labels, m, ws)) return false;
+    const Architecture& arch = net.arch();
+    kernels::UpdateRule u;
+    u.step = static_cast<float>(rule.step);
+    u.decay = static_cast<float>(rule.decay);
+    u.l1 = static_cast<float>(rule.l1);
+    u.mu = static_cast<float>(rule.momentum);
+    float* p = net.params().data();
+    for (int l = net.layers() - 1; l >= 0; --l) {
+      auto d = ws.delta[l].leftCols(m);  // (sizes[l+1], m)
+      if (l > 0) {
+        // The error one layer down needs W_l before this step changes it.
+        auto dp = ws.delta[l - 1].leftCols(m);  // (sizes[l], m)
+        dp.noalias() = net.weight(l).transpose() * d;
+        if (dropout_masks) {
+          dp.array() *= ws.mask[l - 1].leftCols(m).array();
+          times_derivative_from_z<float>(arch.activations[l - 1], ws.z[l - 1].leftCols(m), dp);
+        } else {
+          times_derivative<float>(arch.activations[l - 1], ws.z[l - 1].leftCols(m),
+                                  ws.a[l - 1].leftCols(m), dp);
+        }
+      }
+      const float* const* in = layer_input(ws, x, l, m, ws.cols);
+      const size_t wo = net.weight_offset(l), bo = net.bias_offset(l);
+      kernels::dense_update(p + wo, p + bo, net.rows(l), net.cols(l), d.data(), net.rows(l), in, m,
+                            u, u.mu > 0 ? velocity + wo : nullptr,
+                            u.mu > 0 ? velocity + bo : nullptr);
+    }
+    return true;
+  }
+}
+
+template <class T>
 double sample_cost(Cost cost, const T* a, int n, int label) {
   double c = 0.0;
   switch (cost) {
@@ -298,7 +460,10 @@ double sample_cost(Cost cost, const T* a, int n, int label) {
                            WorkspaceT<T>&, bool);                                                \
   template void backward<T>(const NetworkT<T>&, const Eigen::Ref<const MatrixT<T>>&,             \
                             const Eigen::Ref<const MatrixT<T>>&, int, WorkspaceT<T>&, T*, bool); \
-  template double sample_cost<T>(Cost, const T*, int, int);
+  template double sample_cost<T>(Cost, const T*, int, int);                                      \
+  template void apply_update<T>(NetworkT<T>&, const T*, const SgdRule&, T*);                     \
+  template bool sgd_step<T>(NetworkT<T>&, const T* const*, const uint8_t*, int, WorkspaceT<T>&,  \
+                            const SgdRule&, T*, bool);
 NNET_NETWORK_INSTANTIATE(float)
 NNET_NETWORK_INSTANTIATE(double)
 

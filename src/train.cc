@@ -188,9 +188,13 @@ Status train(Network& net, const Dataset& training, const Dataset* evaluation,
   drop_rng.set_state(st.dropout_rng);
 
   Workspace ws = make_workspace(net, m_max);
-  Eigen::MatrixXf x(net.inputs(), m_max);        // (pixels, batch) gathered images
-  Eigen::MatrixXf y(net.outputs(), m_max);       // (outputs, batch) one-hot targets
-  std::vector<float> grad(net.params().size());  // same layout as params
+  std::vector<const float*> cols(m_max);  // (batch) the mini-batch's images, in place
+  std::vector<uint8_t> labels(m_max);     // (batch)
+  // Only with record_gradients, which needs the whole gradient:
+  const int gm = opts.record_gradients ? m_max : 0;
+  Eigen::MatrixXf x(net.inputs(), gm);                                       // (pixels, batch)
+  Eigen::MatrixXf y(net.outputs(), gm);                                      // (outputs, batch)
+  std::vector<float> grad(opts.record_gradients ? net.params().size() : 0);  // params layout
   std::vector<double> bias_norm_sum(L), weight_norm_sum(L);
 
   const float keep_scale = use_dropout ? static_cast<float>(1.0 / (1.0 - opts.dropout)) : 1.0f;
@@ -208,15 +212,15 @@ Status train(Network& net, const Dataset& training, const Dataset* evaluation,
       std::copy_n(st.grad_norm_sums.begin() + L, L, weight_norm_sum.begin());
     }
     const double decay = 1.0 - st.eta * opts.lambda / static_cast<double>(n);
-    const float l1_step = static_cast<float>(st.eta * opts.l1 / static_cast<double>(n));
 
     for (size_t b = st.batch_pos; b < batches; ++b) {
       const size_t begin = b * opts.batch;
       const int m = static_cast<int>(std::min<size_t>(opts.batch, n - begin));
+      // No gather: the kernels read each image where the dataset holds it.
       for (int j = 0; j < m; ++j) {
         const uint32_t idx = st.order[begin + j];
-        x.col(j) = ConstVectorMap(training.image(idx), training.pixels());
-        one_hot(y, j, training.labels[idx]);
+        cols[j] = training.image(idx);
+        labels[j] = training.labels[idx];
       }
       if (use_dropout) {
         for (int l = 0; l + 1 < L; ++l) {
@@ -225,54 +229,41 @@ Status train(Network& net, const Dataset& training, const Dataset* evaluation,
             mask.data()[k] = drop_rng.next_double53() < opts.dropout ? 0.0f : keep_scale;
         }
       }
-      std::fill(grad.begin(), grad.end(), 0.0f);
-      forward(net, x, m, ws, use_dropout);
-      backward(net, x, y, m, ws, grad.data(), use_dropout);
-      if (!ws.delta[L - 1].leftCols(m).allFinite()) {
+      SgdRule rule;
+      rule.step = st.eta / m;
+      rule.decay = decay;
+      rule.l1 = st.eta * opts.l1 / static_cast<double>(n);
+      rule.momentum = use_momentum ? opts.momentum : 0.0;
+      float* velocity = use_momentum ? st.velocity.data() : nullptr;
+      bool finite = true;
+      if (!opts.record_gradients) {
+        // Forward, backward and update fused: the gradient never exists as a whole.
+        finite = sgd_step(net, cols.data(), labels.data(), m, ws, rule, velocity, use_dropout);
+      } else {
+        // The gradient is needed whole for its norms.
+        for (int j = 0; j < m; ++j) {
+          x.col(j) = ConstVectorMap(cols[j], training.pixels());
+          one_hot(y, j, labels[j]);
+        }
+        std::fill(grad.begin(), grad.end(), 0.0f);
+        forward(net, x, m, ws, use_dropout);
+        backward(net, x, y, m, ws, grad.data(), use_dropout);
+        finite = ws.delta[L - 1].leftCols(m).allFinite();
+        if (finite) {
+          for (int l = 0; l < L; ++l) {
+            bias_norm_sum[l] += VectorMap(grad.data() + net.bias_offset(l), net.rows(l)).norm() / m;
+            weight_norm_sum[l] +=
+                MatrixMap(grad.data() + net.weight_offset(l), net.rows(l), net.cols(l)).norm() / m;
+          }
+          apply_update(net, grad.data(), rule, velocity);
+        }
+      }
+      if (!finite) {
         st.batch_pos = b;
         return Status::Error(Code::kDiverged,
                              "training diverged: non-finite output error at epoch " +
                                  std::to_string(st.epoch) + ", mini-batch " + std::to_string(b) +
                                  " (try a smaller --eta)");
-      }
-      if (opts.record_gradients) {
-        for (int l = 0; l < L; ++l) {
-          bias_norm_sum[l] += VectorMap(grad.data() + net.bias_offset(l), net.rows(l)).norm() / m;
-          weight_norm_sum[l] +=
-              MatrixMap(grad.data() + net.weight_offset(l), net.rows(l), net.cols(l)).norm() / m;
-        }
-      }
-      // The update, one pass per layer over the flat buffers.
-      const float step = static_cast<float>(st.eta / m);
-      float* p = net.params().data();
-      const float* g = grad.data();
-      for (int l = 0; l < L; ++l) {
-        const size_t w0 = net.weight_offset(l), b0 = net.bias_offset(l), b1 = b0 + net.rows(l);
-        const float wdecay = static_cast<float>(decay);
-        if (use_momentum) {
-          float* v = st.velocity.data();
-          const float mu = static_cast<float>(opts.momentum);
-          for (size_t i = w0; i < b0; ++i) {
-            v[i] = mu * v[i] - step * g[i];
-            p[i] =
-                wdecay * p[i] + v[i] - (l1_step != 0 ? l1_step * ((p[i] > 0) - (p[i] < 0)) : 0.0f);
-          }
-          for (size_t i = b0; i < b1; ++i) {
-            v[i] = mu * v[i] - step * g[i];
-            p[i] += v[i];
-          }
-        } else {
-          if (l1_step != 0) {
-            for (size_t i = w0; i < b0; ++i)
-              p[i] = wdecay * p[i] - step * g[i] -
-                     l1_step * static_cast<float>((p[i] > 0) - (p[i] < 0));
-          } else if (opts.lambda != 0) {
-            for (size_t i = w0; i < b0; ++i) p[i] = wdecay * p[i] - step * g[i];
-          } else {
-            for (size_t i = w0; i < b0; ++i) p[i] -= step * g[i];
-          }
-          for (size_t i = b0; i < b1; ++i) p[i] -= step * g[i];
-        }
       }
       if (cb.on_batch) cb.on_batch(b + 1, batches);
       const bool stop = cb.should_stop && cb.should_stop();

@@ -119,6 +119,11 @@ struct WorkspaceT {
   std::vector<MatrixT<T>> a;      // per layer l: (sizes[l+1], max_batch) activations
   std::vector<MatrixT<T>> delta;  // per layer l: (sizes[l+1], max_batch) dC/dz
   std::vector<MatrixT<T>> mask;   // per hidden layer: (sizes[l+1], max_batch) dropout scale
+  std::vector<const T*> cols;     // (max_batch) input column pointers of the layer at hand
+  // Only for sgd_step's portable path (sized on first use):
+  MatrixT<T> x;         // (inputs, max_batch) gathered images
+  MatrixT<T> y;         // (outputs, max_batch) one-hot targets
+  std::vector<T> grad;  // same layout as params
 };
 using Workspace = WorkspaceT<float>;
 
@@ -138,6 +143,30 @@ void backward(const NetworkT<T>& net, const NonDeduced<Eigen::Ref<const MatrixT<
               const NonDeduced<Eigen::Ref<const MatrixT<T>>>& y, int m, WorkspaceT<T>& ws, T* grad,
               bool dropout_masks = false);
 
+// One mini-batch's SGD update rule (TrainOptions' L2 decay, L1 and momentum), per parameter:
+//   momentum: v <- mu v - step g;  w <- decay w + v - l1 sgn(w);   b <- b + v
+//   otherwise:                     w <- decay w - step g - l1 sgn(w);  b <- b - step g
+struct SgdRule {
+  double step = 0;      // eta / m
+  double decay = 1;     // 1 - eta*lambda/n (weights only)
+  double l1 = 0;        // eta*l1/n (weights only)
+  double momentum = 0;  // mu; > 0 needs a velocity buffer laid out like params
+};
+
+// Applies `rule` with the summed gradient `grad` (params layout) to net's parameters; `velocity`
+// is read and written when rule.momentum > 0 (may be null otherwise).
+template <class T>
+void apply_update(NetworkT<T>& net, const T* grad, const SgdRule& rule, T* velocity);
+
+// One SGD step on m images given as column pointers x[j] (inputs each) with labels[j]: forward,
+// output error against the one-hot targets, backward, and `rule` applied to each layer as soon as
+// its gradient is formed (no gather copy, no gradient buffer where the vector kernels exist).
+// Computes what forward + backward + apply_update compute, up to float summation order, and is
+// deterministic. Returns false, parameters untouched, if the output error is not finite.
+template <class T>
+bool sgd_step(NetworkT<T>& net, const T* const* x, const uint8_t* labels, int m, WorkspaceT<T>& ws,
+              const SgdRule& rule, T* velocity, bool dropout_masks = false);
+
 // Cost of one output column against its one-hot target, as the book defines it
 // (quadratic: 0.5*|a-y|^2; cross-entropy: sum -y ln a - (1-y) ln(1-a), with 0*log 0 = 0;
 // log-likelihood: -ln a_y). Computed in double.
@@ -153,7 +182,10 @@ double sample_cost(Cost cost, const T* a, int n, int label);
   extern template void backward<T>(const NetworkT<T>&, const Eigen::Ref<const MatrixT<T>>&,      \
                                    const Eigen::Ref<const MatrixT<T>>&, int, WorkspaceT<T>&, T*, \
                                    bool);                                                        \
-  extern template double sample_cost<T>(Cost, const T*, int, int);
+  extern template double sample_cost<T>(Cost, const T*, int, int);                               \
+  extern template void apply_update<T>(NetworkT<T>&, const T*, const SgdRule&, T*);              \
+  extern template bool sgd_step<T>(NetworkT<T>&, const T* const*, const uint8_t*, int,           \
+                                   WorkspaceT<T>&, const SgdRule&, T*, bool);
 NNET_NETWORK_EXTERN(float)
 NNET_NETWORK_EXTERN(double)
 #undef NNET_NETWORK_EXTERN
