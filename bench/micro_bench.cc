@@ -1,0 +1,122 @@
+// Google Benchmark micro-benchmarks of the hot kernels on the notebook's shapes: forward of a
+// mini-batch, the fused backward+update SGD step, the portable forward+backward+update it
+// replaces, and evaluation of 10,000 images. Synthetic data (uniform pixels), so no files needed.
+//   build-perf/bench/micro_bench --benchmark_repetitions=5
+#include <benchmark/benchmark.h>
+
+#include <random>
+#include <vector>
+
+#include "nnet/network.h"
+#include "nnet/train.h"
+
+namespace {
+
+struct Fixture {
+  nnet::Network net;
+  nnet::Dataset data;
+  std::vector<const float*> cols;  // (batch) image pointers
+  std::vector<uint8_t> labels;     // (batch)
+  nnet::Workspace ws;
+  Fixture(int hidden, int batch, size_t n = 10000)
+      : net(nnet::sigmoid_architecture({784, hidden, 10})) {
+    nnet::init_params(net, nnet::Init::kLarge, 1);
+    data.images.resize(n * 784);
+    data.labels.resize(n);
+    std::mt19937 g(1);
+    std::uniform_real_distribution<float> u(0.f, 1.f);
+    for (float& v : data.images) v = u(g);
+    for (auto& l : data.labels) l = static_cast<uint8_t>(g() % 10);
+    cols.resize(batch);
+    labels.resize(batch);
+    for (int j = 0; j < batch; ++j) {
+      cols[j] = data.image(static_cast<size_t>(j) * 37 % n);  // scattered, like a shuffle
+      labels[j] = data.labels[j];
+    }
+    ws = nnet::make_workspace(net, batch);
+  }
+};
+
+void set_flops(benchmark::State& st, double flops_per_iter) {
+  // Shown as e.g. "45.3G/s": FLOPs per iteration times iterations per second.
+  st.counters["FLOPS"] =
+      benchmark::Counter(flops_per_iter, benchmark::Counter::kIsIterationInvariantRate);
+}
+
+// forward() on a gathered (784, m) batch: layer 0 dominates.
+void BM_Forward(benchmark::State& st) {
+  const int hidden = static_cast<int>(st.range(0)), m = static_cast<int>(st.range(1));
+  Fixture f(hidden, m);
+  nnet::ConstMatrixMap x(f.data.image(0), 784, m);  // (784, m)
+  for (auto _ : st) {
+    nnet::forward(f.net, x, m, f.ws);
+    benchmark::DoNotOptimize(f.ws.a.back().data());
+  }
+  set_flops(st, 2.0 * m * (784.0 * hidden + hidden * 10.0));
+}
+BENCHMARK(BM_Forward)->Args({30, 10})->Args({100, 10})->Args({100, 100})->Args({30, 500});
+
+// sgd_step(): forward + backward + update fused (what train() runs per mini-batch).
+void BM_SgdStep(benchmark::State& st) {
+  const int hidden = static_cast<int>(st.range(0)), m = static_cast<int>(st.range(1));
+  Fixture f(hidden, m);
+  nnet::SgdRule rule;
+  rule.step = 1e-6 / m;  // tiny: the weights stay put over millions of iterations
+  for (auto _ : st) {
+    nnet::sgd_step<float>(f.net, f.cols.data(), f.labels.data(), m, f.ws, rule, nullptr);
+    benchmark::DoNotOptimize(f.net.params().data());
+  }
+  set_flops(st,
+            m * (2.0 * (784.0 * hidden + hidden * 10.0) + 4.0 * hidden * 10 + 2.0 * 784 * hidden));
+}
+BENCHMARK(BM_SgdStep)->Args({30, 10})->Args({100, 10})->Args({100, 100});
+
+// The portable path: gather, Eigen forward/backward into a gradient buffer, separate update.
+void BM_PortableStep(benchmark::State& st) {
+  const int hidden = static_cast<int>(st.range(0)), m = static_cast<int>(st.range(1));
+  Fixture f(hidden, m);
+  Eigen::MatrixXf x(784, m), y(10, m);  // (784, m), (10, m)
+  std::vector<float> grad(f.net.params().size());
+  nnet::SgdRule rule;
+  rule.step = 1e-6 / m;
+  for (auto _ : st) {
+    for (int j = 0; j < m; ++j) {
+      x.col(j) = nnet::ConstVectorMap(f.cols[j], 784);
+      y.col(j).setZero();
+      y(f.labels[j], j) = 1.f;
+    }
+    std::fill(grad.begin(), grad.end(), 0.f);
+    nnet::forward(f.net, x, m, f.ws);
+    nnet::backward(f.net, x, y, m, f.ws, grad.data());
+    nnet::apply_update<float>(f.net, grad.data(), rule, nullptr);
+    benchmark::DoNotOptimize(f.net.params().data());
+  }
+}
+BENCHMARK(BM_PortableStep)->Args({30, 10})->Args({100, 10});
+
+// The update alone (apply_update over all parameters from a gradient buffer).
+void BM_Update(benchmark::State& st) {
+  Fixture f(static_cast<int>(st.range(0)), 1);
+  std::vector<float> grad(f.net.params().size(), 1e-3f);
+  nnet::SgdRule rule;
+  rule.step = 1e-6;
+  for (auto _ : st) {
+    nnet::apply_update<float>(f.net, grad.data(), rule, nullptr);
+    benchmark::DoNotOptimize(f.net.params().data());
+  }
+}
+BENCHMARK(BM_Update)->Arg(30)->Arg(100);
+
+// evaluate() over 10,000 images on 1 and 2 threads.
+void BM_Evaluate(benchmark::State& st) {
+  Fixture f(static_cast<int>(st.range(0)), 1);
+  const int threads = static_cast<int>(st.range(1));
+  for (auto _ : st) {
+    auto r = nnet::evaluate(f.net, f.data, false, 0.0, false, threads);
+    benchmark::DoNotOptimize(r.correct);
+  }
+  set_flops(st, 1e4 * 2.0 * (784.0 * st.range(0) + st.range(0) * 10.0));
+}
+BENCHMARK(BM_Evaluate)->Args({30, 1})->Args({30, 2})->Args({100, 1})->Args({100, 2})->UseRealTime();
+
+}  // namespace
