@@ -1,7 +1,11 @@
 #!/usr/bin/python3
-"""Writes seed corpora for the fuzz targets: OUTDIR/{pickle,idx,gzip}/*.
+"""Writes seed corpora for the fuzz targets: OUTDIR/{pickle,idx,gzip,model_json,model_hdf5,
+history,image,checkpoint}/*.
 
-Usage: make_seeds.py OUTDIR [SHARED_MNIST_DIR]
+Usage: [NNET_BINARY=build/nnet] make_seeds.py OUTDIR [SHARED_MNIST_DIR]
+
+When NNET_BINARY names a built nnet and the shared data is there, a tiny training run writes real
+models (JSON, HDF5), a history and a checkpoint as seeds too; checkpoints come only from there.
 
 Seeds are small valid inputs (heads of the shared MNIST files when SHARED_MNIST_DIR is given,
 synthetic ones otherwise) plus the bad cases the tests cover, so the fuzzers start deep inside
@@ -9,10 +13,14 @@ each parser. Python 3 pickles (protocols 2-5) need numpy; without it only hand-b
 (the Python 2 cPickle layout) are written.
 """
 import gzip
+import json
 import os
 import pickle
+import shutil
 import struct
+import subprocess
 import sys
+import tempfile
 import zlib
 
 
@@ -48,7 +56,7 @@ def read_head(path, nbytes):
 def main():
     out = sys.argv[1]
     shared = sys.argv[2] if len(sys.argv) > 2 else ""
-    for sub in ("pickle", "idx", "gzip"):
+    for sub in ("pickle", "idx", "gzip", "model_json", "model_hdf5", "history", "image", "checkpoint"):
         os.makedirs(os.path.join(out, sub), exist_ok=True)
 
     def put(sub, name, data):
@@ -116,6 +124,91 @@ def main():
     if shared:
         with open(os.path.join(shared, "t10k-labels-idx1-ubyte.gz"), "rb") as f:
             put("gzip", "t10k-labels", f.read())
+
+    file_format_seeds(put, shared)
+
+
+def png(width, height, color_type, raw_rows):
+    """A PNG with one IDAT; raw_rows already hold the filter byte per row."""
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, color_type, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(raw_rows)) + chunk(b"IEND", b"")
+
+
+def file_format_seeds(put, shared):
+    # --- model JSON: network2.save's layout, ours with the "nnet" block, and bad cases.
+    book = {"sizes": [4, 3, 2], "weights": [[[0.5, -0.25, 0.125, 1.0]] * 3, [[0.1, 0.2, 0.3]] * 2],
+            "biases": [[[0.0]] * 3, [[1.5]] * 2], "cost": "CrossEntropyCost"}
+    put("model_json", "book", json.dumps(book).encode())
+    put("model_json", "quadratic", json.dumps(dict(book, cost="QuadraticCost")).encode())
+    put("model_json", "wrong-shape", json.dumps(dict(book, sizes=[4, 3, 3])).encode())
+    put("model_json", "huge-sizes", json.dumps(dict(book, sizes=[2**31, 2**31])).encode())
+    put("model_json", "nan", json.dumps(book).replace("0.5", "NaN").encode())
+    put("model_json", "truncated", json.dumps(book)[:60].encode())
+    # --- history JSON
+    epoch = {"epoch": 0, "eta": 0.5, "training_cost": 0.3, "training_correct": 90, "training_total": 100,
+             "evaluation_cost": None, "evaluation_correct": 80, "evaluation_total": 100,
+             "train_seconds": 0.01, "eval_seconds": 0.0, "bias_grad_norm": [0.1, 0.2],
+             "weight_grad_norm": [0.3, 0.4]}
+    hist = {"format": "nnet-history", "options": {"seed": 1, "eta": 0.5}, "epochs": [epoch, dict(epoch, epoch=1)]}
+    put("history", "valid", json.dumps(hist).encode())
+    put("history", "negative", json.dumps(dict(hist, epochs=[dict(epoch, eta=-1)])).encode())
+    put("history", "format-number", json.dumps(dict(hist, format=3)).encode())
+    put("history", "not-object", b"[1,2,3]")
+    # --- images: PNG (gray, RGBA), binary PGM, BMP, and bad cases.
+    rows = b"".join(b"\0" + bytes((x * y) % 256 for x in range(28)) for y in range(28))
+    put("image", "gray.png", png(28, 28, 0, rows))
+    rgba = b"".join(b"\0" + bytes(v for x in range(8) for v in (x * 30, y * 30, 0, 255)) for y in range(8))
+    put("image", "rgba.png", png(8, 8, 6, rgba))
+    put("image", "huge.png", png(100000, 100000, 0, b"\0"))
+    put("image", "truncated.png", png(28, 28, 0, rows)[:60])
+    put("image", "digit.pgm", b"P5\n28 28\n255\n" + bytes((x * y) % 256 for y in range(28) for x in range(28)))
+    put("image", "tiny.pgm", b"P5 1 1 255\n\x80")
+    pix = bytes(v for y in range(4) for x in range(4) for v in (x * 60, y * 60, 100)) 
+    bmp_rows = b"".join(pix[y * 12:(y + 1) * 12] for y in range(4))
+    bmp = b"BM" + struct.pack("<IHHI", 54 + len(bmp_rows), 0, 0, 54) + struct.pack(
+        "<IiiHHIIiiII", 40, 4, 4, 1, 24, 0, len(bmp_rows), 2835, 2835, 0, 0) + bmp_rows
+    put("image", "rgb.bmp", bmp)
+    # --- model HDF5 (our layout) with h5py, when Debian's python has it.
+    try:
+        import h5py
+        import numpy as np
+
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "m.h5")
+            with h5py.File(path, "w") as f:
+                f.attrs["format"] = "nnet-model"
+                f.attrs["format_version"] = np.int32(1)
+                f.attrs["sizes"] = np.array([4, 3, 2], dtype=np.int32)
+                f.attrs["cost"] = "cross-entropy"
+                for l, (r, c) in enumerate(((3, 4), (2, 3))):
+                    g = f.create_group(f"layers/{l}")
+                    g.attrs["activation"] = "sigmoid"
+                    g["weight"] = np.linspace(-1, 1, r * c, dtype=np.float32).reshape(r, c)
+                    g["bias"] = np.zeros(r, dtype=np.float32)
+            with open(path, "rb") as f:
+                put("model_hdf5", "h5py", f.read())
+    except ImportError:
+        pass
+    put("model_hdf5", "signature-only", b"\x89HDF\r\n\x1a\n" + bytes(64))
+    # --- real files from a tiny nnet training run.
+    binary = os.environ.get("NNET_BINARY", "")
+    if binary and os.access(binary, os.X_OK) and shared:
+        with tempfile.TemporaryDirectory() as tmp:
+            base = [binary, "train", "--data", shared, "--sizes", "784,2,10", "--epochs", "2",
+                    "--train-size", "50", "--eval", "none", "--batch", "10", "-q",
+                    "--history", os.path.join(tmp, "h.json"), "--checkpoint", os.path.join(tmp, "ck")]
+            for ext in ("json", "h5"):
+                r = subprocess.run(base + ["--save", os.path.join(tmp, "m." + ext)], capture_output=True)
+                if r.returncode != 0:
+                    print("make_seeds: nnet train failed:", r.stderr.decode(errors="replace")[-300:], file=sys.stderr)
+                    return
+                shutil.rmtree(os.path.join(tmp, "ck")) if ext == "json" else None
+            for src, sub, name in (("m.json", "model_json", "nnet"), ("m.h5", "model_hdf5", "nnet"),
+                                   ("h.json", "history", "nnet"), ("ck/checkpoint.bin", "checkpoint", "nnet")):
+                with open(os.path.join(tmp, src), "rb") as f:
+                    put(sub, name, f.read())
 
 
 if __name__ == "__main__":

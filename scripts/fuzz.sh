@@ -1,7 +1,10 @@
 #!/bin/sh
 # Builds the libFuzzer targets (fuzz/) with clang in build-fuzz and runs each for N seconds
-# (default 30), seeded from the shared MNIST heads and the known bad cases.
-# Usage: scripts/fuzz.sh [SECONDS] [TARGET...]   (targets: pickle_fuzz idx_fuzz gzip_fuzz)
+# (default 30), seeded from the shared MNIST heads, files a tiny `nnet train` writes (when ./build/nnet
+# exists; override with NNET_BINARY) and the known bad cases. Exits 1 after all targets ran when any
+# of them crashed, printing the crash report.
+# Usage: scripts/fuzz.sh [SECONDS] [TARGET...]   (targets: pickle_fuzz idx_fuzz gzip_fuzz
+#   model_json_fuzz model_hdf5_fuzz history_fuzz image_fuzz checkpoint_fuzz)
 # Crashes land in build-fuzz/artifacts/; the grown corpus is kept in build-fuzz/corpus/.
 set -eu
 
@@ -9,7 +12,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 build=$root/build-fuzz
 seconds=${1:-30}
 [ $# -gt 0 ] && shift
-targets=${*:-pickle_fuzz idx_fuzz gzip_fuzz}
+targets=${*:-pickle_fuzz idx_fuzz gzip_fuzz model_json_fuzz model_hdf5_fuzz history_fuzz image_fuzz checkpoint_fuzz}
 jobs=${JOBS:-2}
 
 CC=clang CXX=clang++ cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DNNET_FUZZ=ON \
@@ -20,7 +23,8 @@ cmake --build "$build" --target $targets -j"$jobs"
 
 shared=${NNET_SHARED_DATA:-$root/../shared/data/mnist-first10k}
 [ -d "$shared" ] || shared=""
-/usr/bin/python3 "$root/fuzz/make_seeds.py" "$build/seeds" $shared
+NNET_BINARY=${NNET_BINARY:-$root/build/nnet} /usr/bin/python3 "$root/fuzz/make_seeds.py" \
+  "$build/seeds" $shared
 
 mkdir -p "$build/artifacts"
 status=0
@@ -33,6 +37,7 @@ for t in $targets; do
       >"$build/$t.log" 2>&1; then
     status=1
     echo "$t: CRASH, see $build/$t.log and $build/artifacts/" >&2
+    grep -A 30 -E "^==[0-9]+==ERROR|runtime error|deadly signal" "$build/$t.log" | head -n 40 >&2 || true
   fi
   grep -E "^stat::number_of_executed_units|^stat::average_exec_per_sec|^stat::new_units_added|^#[0-9]+ *DONE" \
     "$build/$t.log" || tail -n 5 "$build/$t.log"

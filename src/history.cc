@@ -130,6 +130,13 @@ Status load_history(const std::string& path, History* h) {
       return DataError(path + ": history larger than " + std::to_string(kMaxHistoryBytes >> 20) +
                        " MiB");
   }
+  return parse_history(bytes, path, h);
+}
+
+Status parse_history(const std::string& bytes, const std::string& path, History* h) {
+  if (bytes.size() > kMaxHistoryBytes)
+    return DataError(path + ": history larger than " + std::to_string(kMaxHistoryBytes >> 20) +
+                     " MiB");
   json j = json::parse(bytes, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded())
     return DataError(path + ": expected a JSON history written by nnet, found invalid JSON");

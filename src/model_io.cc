@@ -490,10 +490,20 @@ Status read_float_dataset(hid_t loc, const std::string& dname, const std::string
   return Status::Ok();
 }
 
-Status load_hdf5(const std::string& path, Model* out) {
+// Reads the model from the file `path`, or, when `image` is given, from those bytes (core driver,
+// no backing store: `path` then only names it in errors).
+Status load_hdf5(const std::string& path, const std::string* image, Model* out) {
   Hdf5Guard guard;
   Hid fapl(H5Pcreate(H5P_FILE_ACCESS), H5Pclose);
-  Hid file(H5Fopen(path.c_str(), H5F_ACC_RDONLY, fapl.get()), H5Fclose);
+  if (!fapl.ok()) return DataError(path + ": HDF5: cannot create a file access list");
+  if (image != nullptr) {
+    if (image->empty()) return DataError(path + ": expected an HDF5 file, found 0 bytes");
+    if (H5Pset_fapl_core(fapl.get(), 1 << 20, 0) < 0 ||
+        H5Pset_file_image(fapl.get(), const_cast<char*>(image->data()), image->size()) < 0)
+      return DataError(path + ": HDF5: cannot set up the in-memory file");
+  }
+  const std::string open_name = image != nullptr ? "nnet-in-memory:" + path : path;
+  Hid file(H5Fopen(open_name.c_str(), H5F_ACC_RDONLY, fapl.get()), H5Fclose);
   if (!file.ok()) return DataError(path + ": not a readable HDF5 file (truncated or corrupt)");
   const hid_t root = file.get();
   std::string format;
@@ -700,6 +710,13 @@ Status model_from_json(const std::string& text, const std::string& name, Model* 
   return Status::Ok();
 }
 
+Status model_from_hdf5(const std::string& bytes, const std::string& name, Model* out) {
+  if (bytes.size() > kMaxModelFileBytes)
+    return DataError(name + ": model larger than " + std::to_string(kMaxModelFileBytes >> 30) +
+                     " GiB");
+  return load_hdf5(name, &bytes, out);
+}
+
 Status save_model(const std::string& path, const Model& m) {
   const Network& net = m.net;
   for (int l = 0; l < net.layers(); ++l)
@@ -719,7 +736,7 @@ Status load_model(const std::string& path, Model* out) {
   if (!fs::exists(path, ec)) return NoInput(path + ": no such model file");
   if (fs::is_directory(path, ec))
     return NoInput(path + ": expected a model file, found a directory");
-  if (has_hdf5_signature(path)) return load_hdf5(path, out);
+  if (has_hdf5_signature(path)) return load_hdf5(path, nullptr, out);
   if (is_hdf5_path(path))
     return DataError(path + ": expected an HDF5 file (signature \\x89HDF at byte 0), found none");
   std::string text;

@@ -20,6 +20,8 @@ Status save_history(const std::string& path, const History& h);
 
 // Reads a JSON history written by save_history; validates every field it uses.
 Status load_history(const std::string& path, History* h);
+// Parses the bytes of a JSON history (what load_history reads); `name` prefixes errors.
+Status parse_history(const std::string& bytes, const std::string& name, History* h);
 
 // The JSON form of one epoch / a whole history (also used inside checkpoints).
 nlohmann::json to_json(const EpochReport& r);

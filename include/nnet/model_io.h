@@ -41,6 +41,10 @@ std::string model_to_json(const Model& m);
 // offending entry's JSON path (e.g. "weights[1][3][7]"). Bad content -> kDataError.
 Status model_from_json(const std::string& text, const std::string& name, Model* out);
 
+// Parses the bytes of an HDF5 model (what load_model reads from a .h5 file), in memory; `name`
+// prefixes errors. Bad content -> kDataError.
+Status model_from_hdf5(const std::string& bytes, const std::string& name, Model* out);
+
 // Writes `m` to `path` atomically: HDF5 when is_hdf5_path(path), JSON otherwise.
 Status save_model(const std::string& path, const Model& m);
 

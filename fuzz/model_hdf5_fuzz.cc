@@ -1,0 +1,15 @@
+// libFuzzer target: the HDF5 model reader, on an in-memory file image (HDF5's core driver).
+// libhdf5 itself is Debian's, not instrumented: a crash inside it is still reported (SEGV).
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "nnet/model_io.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  const std::string bytes(reinterpret_cast<const char*>(data), size);
+  nnet::Model m;
+  nnet::Status st = nnet::model_from_hdf5(bytes, "fuzz-model.h5", &m);
+  if (!st.ok() && st.message().find('\n') != std::string::npos) __builtin_trap();
+  return 0;
+}
