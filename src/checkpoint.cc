@@ -75,7 +75,8 @@ class Reader {
                        " items, found " + std::to_string(count));
     if (count * 4 > left()) return short_read(what, static_cast<size_t>(count * 4));
     out->resize(static_cast<size_t>(count));
-    std::memcpy(out->data(), b_.data() + pos_, static_cast<size_t>(count) * 4);
+    // memcpy from/to an empty vector's null data() is UB even for 0 bytes (UBSan, fuzzer).
+    if (count > 0) std::memcpy(out->data(), b_.data() + pos_, static_cast<size_t>(count) * 4);
     pos_ += static_cast<size_t>(count) * 4;
     return Status::Ok();
   }

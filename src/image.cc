@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <memory>
@@ -19,6 +20,24 @@ namespace nnet {
 namespace {
 
 std::string dims(long w, long h) { return std::to_string(w) + "x" + std::to_string(h); }
+
+// stb's reason, made printable: for an unknown PNG chunk it embeds the file's 4 type bytes, which a
+// hostile file can make a newline or a terminal escape.
+std::string stb_reason(const char* fallback) {
+  const char* r = stbi_failure_reason();
+  std::string out;
+  for (const char* p = r ? r : fallback; *p; ++p) {
+    const auto ch = static_cast<unsigned char>(*p);
+    if (ch >= 0x20 && ch < 0x7f) {
+      out += *p;
+    } else {
+      char hex[5];
+      std::snprintf(hex, sizeof hex, "\\x%02x", ch);
+      out += hex;
+    }
+  }
+  return out;
+}
 
 }  // namespace
 
@@ -73,8 +92,7 @@ Status decode_image(const std::string& bytes, const std::string& name, const Ima
   // The header alone: refuse huge images before a single pixel is allocated.
   if (!stbi_info_from_memory(data, len, &w, &h, &c))
     return DataError(name + ": expected a PNG, JPEG, BMP, GIF, TGA, PSD or PNM image, found " +
-                     (stbi_failure_reason() ? std::string(stbi_failure_reason())
-                                            : std::string("unrecognised bytes")));
+                     stb_reason("unrecognised bytes"));
   if (w <= 0 || h <= 0 || w > limits.max_side || h > limits.max_side ||
       static_cast<long>(w) * h > limits.max_pixels)
     return DataError(name + ": expected at most " + std::to_string(limits.max_pixels) +
@@ -85,7 +103,7 @@ Status decode_image(const std::string& bytes, const std::string& name, const Ima
                                                stbi_image_free);
   if (!px)
     return DataError(name + ": corrupt or truncated " + dims(w, h) + " image (" +
-                     (stbi_failure_reason() ? stbi_failure_reason() : "decode failed") + ")");
+                     stb_reason("decode failed") + ")");
   if (w2 != w || h2 != h)
     return DataError(name + ": header says " + dims(w, h) + ", decoded " + dims(w2, h2));
   rgba->width = w;
