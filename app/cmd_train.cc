@@ -279,7 +279,7 @@ int run_train(TrainFlags& f, const CLI::App& cmd) {
       return fail(UsageError("--train-size: expected 1.." + std::to_string(data.training.size()) +
                              " (the training split's size), found " +
                              std::to_string(f.train_size)));
-    data.training = head(data.training, static_cast<size_t>(f.train_size));
+    data.training = head(std::move(data.training), static_cast<size_t>(f.train_size));
   }
   const Dataset* evaluation = nullptr;
   if (Status s = pick_split(data, f.eval, "--eval", &evaluation); !s.ok()) return fail(s);

@@ -1,6 +1,7 @@
 #include "nnet/dataset.h"
 
 #include <algorithm>
+#include <utility>
 
 namespace nnet {
 
@@ -15,6 +16,14 @@ Dataset head(const Dataset& d, size_t n) {
   out.labels.assign(d.labels.begin(), d.labels.begin() + static_cast<std::ptrdiff_t>(k));
   out.images.assign(d.images.begin(), d.images.begin() + static_cast<std::ptrdiff_t>(k * px));
   return out;
+}
+
+Dataset head(Dataset&& d, size_t n) {
+  const size_t k = std::min(n, d.size());
+  // Shrinking in place never reallocates, so the first n images are never held twice.
+  d.labels.resize(k);
+  d.images.resize(k * static_cast<size_t>(d.pixels()));
+  return std::move(d);
 }
 
 }  // namespace nnet

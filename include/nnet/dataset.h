@@ -31,5 +31,7 @@ struct DataSplits {
 
 // First n examples of `d` (all if n >= size), as the book's `training_data[:n]`.
 Dataset head(const Dataset& d, size_t n);
+// The same, reusing d's buffers (no copy: peak memory stays that of d).
+Dataset head(Dataset&& d, size_t n);
 
 }  // namespace nnet
