@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
@@ -37,6 +38,37 @@ std::string stb_reason(const char* fallback) {
     }
   }
   return out;
+}
+
+// Binary PNM (P5 gray, P6 RGB): the pixel bytes its header announces, or 0 when `bytes` is no
+// binary PNM. Debian's stb reads past the end of a truncated 16-bit PNM (fuzzer finding), so the
+// length is checked here before stb sees it.
+size_t pnm_payload(const std::string& bytes, size_t* header_end) {
+  if (bytes.size() < 2 || bytes[0] != 'P' || (bytes[1] != '5' && bytes[1] != '6')) return 0;
+  size_t pos = 2;
+  unsigned long long v[3] = {0, 0, 0};
+  for (auto& x : v) {
+    while (pos < bytes.size() &&
+           (std::isspace(static_cast<unsigned char>(bytes[pos])) || bytes[pos] == '#')) {
+      if (bytes[pos] == '#')
+        while (pos < bytes.size() && bytes[pos] != '\n') ++pos;
+      else
+        ++pos;
+    }
+    size_t digits = 0;
+    while (pos < bytes.size() && std::isdigit(static_cast<unsigned char>(bytes[pos])) &&
+           digits < 9) {
+      x = x * 10 + static_cast<unsigned>(bytes[pos] - '0');
+      ++pos, ++digits;
+    }
+    if (digits == 0) return 0;  // stb refuses it itself
+  }
+  *header_end = pos + 1;  // one whitespace byte ends the header
+  // Sides over 2^20 are refused by the limits anyway; with them capped w * h * 6 < 2^43.
+  const unsigned long long w = v[0], h = v[1],
+                           bpp = (bytes[1] == '6' ? 3 : 1) * (v[2] > 255 ? 2 : 1);
+  if (w == 0 || h == 0 || w > (1ull << 20) || h > (1ull << 20)) return 0;  // limits refuse it
+  return static_cast<size_t>(w * h * bpp);
 }
 
 }  // namespace
@@ -98,6 +130,12 @@ Status decode_image(const std::string& bytes, const std::string& name, const Ima
     return DataError(name + ": expected at most " + std::to_string(limits.max_pixels) +
                      " pixels and sides <= " + std::to_string(limits.max_side) + ", found " +
                      dims(w, h));
+  size_t header_end = 0;
+  if (const size_t payload = pnm_payload(bytes, &header_end);
+      payload > 0 && (header_end > bytes.size() || bytes.size() - header_end < payload))
+    return DataError(name + ": truncated " + dims(w, h) + " PNM image: expected " +
+                     std::to_string(payload) + " pixel bytes after the header, found " +
+                     std::to_string(header_end > bytes.size() ? 0 : bytes.size() - header_end));
   int w2 = 0, h2 = 0, c2 = 0;
   std::unique_ptr<stbi_uc, void (*)(void*)> px(stbi_load_from_memory(data, len, &w2, &h2, &c2, 4),
                                                stbi_image_free);

@@ -86,6 +86,20 @@ TEST(CheckpointFormat, RoundTripIsExact) {
   EXPECT_EQ(back.state.history[0].evaluation_correct, 3);
 }
 
+// Fuzzer finding (UBSan): a run without momentum has empty velocity/best_params, and reading an
+// empty array passed a null pointer to memcpy. It must round-trip cleanly.
+TEST(CheckpointFormat, EmptyArraysRoundTrip) {
+  Checkpoint c = small_checkpoint();
+  c.state.velocity.clear();
+  c.state.best_params.clear();
+  Checkpoint back;
+  Status s = parse_checkpoint(serialize_checkpoint(c), "mem", &back);
+  ASSERT_TRUE(s.ok()) << s.message();
+  EXPECT_TRUE(back.state.velocity.empty());
+  EXPECT_TRUE(back.state.best_params.empty());
+  EXPECT_EQ(back.params, c.params);
+}
+
 TEST(CheckpointFormat, EveryFlippedByteIsRefused) {
   const std::string good = serialize_checkpoint(small_checkpoint());
   for (size_t i = 0; i < good.size(); i += 13) {

@@ -86,6 +86,37 @@ TEST(Decode, RefusesBadInputWithCode65Or66) {
   EXPECT_EQ(s.code(), Code::kNoInput);
 }
 
+// Fuzzer finding: Debian's stb read past the end of a truncated 16-bit PNM (maxval > 255) and
+// crashed; the announced pixel bytes are now checked first.
+TEST(Decode, TruncatedPnmIsRefusedBeforeStb) {
+  Image img;
+  const std::string crasher(
+      "P51 12515 551\xff\xff\xbf\xfb\xff\xff\xff\xff\xff\xff\xff\xff\x32\x31~\0\0", 30);
+  Status s = decode_image(crasher, "short.pgm", ImageLimits{}, &img);
+  EXPECT_EQ(s.code(), Code::kDataError);
+  EXPECT_NE(s.message().find("expected 25030 pixel bytes"), std::string::npos) << s.message();
+  // 8-bit, complete: still decodes.
+  s = decode_image("P5 2 1 255\n\x10\x20", "ok.pgm", ImageLimits{}, &img);
+  ASSERT_TRUE(s.ok()) << s.message();
+  EXPECT_EQ(img.width, 2);
+}
+
+// Fuzzer finding: stb names an unknown critical PNG chunk by its 4 raw type bytes, so a chunk
+// typed "G\r\n\x1a" put a newline into the error. The reason is escaped: one printable line.
+TEST(Decode, UnknownChunkTypeBytesAreEscaped) {
+  std::string png;
+  ASSERT_TRUE(encode_png(gradient_image(8, 8, 4), &png).ok());
+  const std::string chunk("\0\0\0\0G\r\n\x1a\0\0\0\0", 12);  // length 0, type, CRC
+  png.insert(8 + 25, chunk);                                 // right after IHDR
+  Image img;
+  Status s = decode_image(png, "chunk.png", ImageLimits{}, &img);
+  EXPECT_EQ(s.code(), Code::kDataError);
+  EXPECT_EQ(s.message().find('\n'), std::string::npos) << s.message();
+  EXPECT_EQ(s.message().find('\r'), std::string::npos) << s.message();
+  EXPECT_NE(s.message().find("G\\x0d\\x0a\\x1a PNG chunk not known"), std::string::npos)
+      << s.message();
+}
+
 TEST(Preprocess, RefusesBlankImages) {
   Image white(50, 40, 4, 255);
   std::vector<float> x;
