@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# CI: builds nnet and its tests with AddressSanitizer + UndefinedBehaviorSanitizer (NNET_SANITIZE)
+# in ./build-asan and runs the whole CTest suite under them. Any ASan/UBSan report (or leak) fails
+# the test that triggered it. Extra arguments go to ctest; SLOW_UNDER_ASAN (a ctest -E regex) skips
+# tests, empty by default: nothing is excluded until the sanitized suite is measured too slow.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build=build-asan
+cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DNNET_SANITIZE=ON -DNNET_NATIVE=OFF \
+  >/dev/null
+cmake --build "$build" -j"$(nproc)"
+# halt_on_error + abort: the first report fails the test that triggered it, with a stack trace.
+export ASAN_OPTIONS=detect_leaks=1:halt_on_error=1:abort_on_error=1:strict_string_checks=1:detect_stack_use_after_return=1:check_initialization_order=1
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+SLOW_UNDER_ASAN=${SLOW_UNDER_ASAN:-}
+if [ -n "$SLOW_UNDER_ASAN" ]; then
+  ctest --test-dir "$build" --output-on-failure -j"$(nproc)" -E "$SLOW_UNDER_ASAN" "$@"
+else
+  ctest --test-dir "$build" --output-on-failure -j"$(nproc)" "$@"
+fi
