@@ -12,6 +12,8 @@ cmake --build "$build" -j"$(nproc)"
 # halt_on_error + abort: the first report fails the test that triggered it, with a stack trace.
 export ASAN_OPTIONS=detect_leaks=1:halt_on_error=1:abort_on_error=1:strict_string_checks=1:detect_stack_use_after_return=1:check_initialization_order=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+# fontconfig (via cairo, for plots) keeps its config cache for the life of the process.
+export LSAN_OPTIONS=suppressions=$PWD/scripts/lsan.supp
 SLOW_UNDER_ASAN=${SLOW_UNDER_ASAN:-}
 if [ -n "$SLOW_UNDER_ASAN" ]; then
   ctest --test-dir "$build" --output-on-failure -j"$(nproc)" -E "$SLOW_UNDER_ASAN" "$@"
