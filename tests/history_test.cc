@@ -58,6 +58,10 @@ TEST(History, HostileFilesAreRefused) {
     Status s = load_history(dir + "/bad.json", &h);
     EXPECT_EQ(s.code(), Code::kDataError) << text;
     EXPECT_NE(s.message().find(want), std::string::npos) << text << " -> " << s.message();
+    // The in-memory entry point (used by the fuzzer) says the same.
+    s = parse_history(text, "mem.json", &h);
+    EXPECT_EQ(s.code(), Code::kDataError) << text;
+    EXPECT_NE(s.message().find(want), std::string::npos) << text << " -> " << s.message();
   }
   History h;
   EXPECT_EQ(load_history(dir + "/missing.json", &h).code(), Code::kNoInput);
