@@ -8,6 +8,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <limits>
 #include <nlohmann/json.hpp>
 
@@ -96,6 +97,26 @@ TEST_F(ModelIo, Hdf5RoundTripIsBitExact) {
     s = load_model(path("m.h5"), &back);
     ASSERT_TRUE(s.ok()) << s.message();
     expect_identical(m, back);
+  }
+}
+
+// The in-memory HDF5 reader (core driver over the bytes) reads what save_model wrote, and
+// refuses empty, truncated and non-HDF5 bytes with one-line errors.
+TEST_F(ModelIo, Hdf5FromBytes) {
+  Model m = awkward_model(small_arch(Cost::kCrossEntropy, Activation::kSigmoid));
+  ASSERT_TRUE(save_model(path("m.h5"), m).ok());
+  std::ifstream in(path("m.h5"), std::ios::binary);
+  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  Model back;
+  Status s = model_from_hdf5(bytes, "mem.h5", &back);
+  ASSERT_TRUE(s.ok()) << s.message();
+  expect_identical(m, back);
+  for (const std::string& bad :
+       {std::string(), bytes.substr(0, bytes.size() / 2), std::string("{\"sizes\": [1, 1]}")}) {
+    s = model_from_hdf5(bad, "mem.h5", &back);
+    EXPECT_EQ(s.code(), Code::kDataError) << bad.size();
+    EXPECT_EQ(s.message().rfind("mem.h5: ", 0), 0u) << s.message();
+    EXPECT_EQ(s.message().find('\n'), std::string::npos);
   }
 }
 
