@@ -10,6 +10,7 @@
 #include <limits>
 #include <vector>
 
+#include "isolate.h"
 #include "nnet/data.h"
 #include "nnet/fileio.h"
 
@@ -206,6 +207,21 @@ Status check_shapes(const json& j, const std::vector<int>& sizes, const std::str
 }
 
 // The "nnet" block: what network2's format cannot hold.
+nlohmann::ordered_json nnet_block(const Model& m) {
+  const Architecture& arch = m.net.arch();
+  nlohmann::ordered_json blk;
+  blk["format_version"] = kModelFormatVersion;
+  blk["written_by"] = "nnet";
+  blk["cost"] = name(arch.cost);
+  std::vector<std::string> acts;
+  for (Activation a : arch.activations) acts.push_back(name(a));
+  blk["activations"] = acts;
+  blk["init"] = m.init;
+  blk["training"] = nlohmann::ordered_json::parse(m.training.dump());
+  return blk;
+}
+
+// Reads the "nnet" block into `arch` and `out`.
 Status read_nnet_block(const json& blk, const std::string& name, size_t layers, Architecture* arch,
                        Model* out) {
   const std::string p = name + ": nnet";
@@ -491,8 +507,8 @@ Status read_float_dataset(hid_t loc, const std::string& dname, const std::string
 }
 
 // Reads the model from the file `path`, or, when `image` is given, from those bytes (core driver,
-// no backing store: `path` then only names it in errors).
-Status load_hdf5(const std::string& path, const std::string* image, Model* out) {
+// no backing store: `path` then only names it in errors). Runs inside the isolated child.
+Status read_hdf5_in_process(const std::string& path, const std::string* image, Model* out) {
   Hdf5Guard guard;
   Hid fapl(H5Pcreate(H5P_FILE_ACCESS), H5Pclose);
   if (!fapl.ok()) return DataError(path + ": HDF5: cannot create a file access list");
@@ -591,6 +607,122 @@ bool has_hdf5_signature(const std::string& path) {
   return f.gcount() == 8 && std::memcmp(sig, "\x89HDF\r\n\x1a\n", 8) == 0;
 }
 
+// Reads sizes, cost and the "nnet" block (everything but the parameters) into `arch` and `m`.
+Status read_header(const json& j, const std::string& name, Architecture* out_arch, Model* m) {
+  for (const char* key : {"sizes", "cost"})
+    if (!j.contains(key)) return DataError(name + ": " + key + ": missing");
+  const json& js = j["sizes"];
+  if (!js.is_array())
+    return DataError(name + ": sizes: expected a list of layer sizes, found " + describe(js));
+  if (js.size() > kMaxModelLayers + 1)
+    return DataError(name + ": sizes: expected 2.." + std::to_string(kMaxModelLayers + 1) +
+                     " layer sizes, found " + std::to_string(js.size()));
+  std::vector<long long> sizes;
+  for (size_t i = 0; i < js.size(); ++i) {
+    if (!js[i].is_number_integer())
+      return DataError(index_path(name + ": sizes", i) + ": expected an integer, found " +
+                       describe(js[i]));
+    sizes.push_back(js[i].get<long long>());
+  }
+  size_t params = 0;
+  NNET_RETURN_IF_ERROR(check_sizes(sizes, name + ": sizes", &params));
+  const size_t L = sizes.size() - 1;
+  Architecture arch;
+  arch.sizes.assign(sizes.begin(), sizes.end());
+  arch.activations.assign(L, Activation::kSigmoid);
+  const json& jc = j["cost"];
+  if (!jc.is_string() || !book_cost_from_name(jc.get<std::string>(), &arch.cost).ok())
+    return DataError(name + ": cost: expected \"QuadraticCost\" or \"CrossEntropyCost\", found " +
+                     describe(jc));
+  if (j.contains("nnet")) NNET_RETURN_IF_ERROR(read_nnet_block(j["nnet"], name, L, &arch, m));
+  NNET_RETURN_IF_ERROR(check_arch(arch, name));
+  *out_arch = std::move(arch);
+  return Status::Ok();
+}
+
+// What the isolated HDF5 reader sends back: u64 header length | header JSON ({"sizes", "cost",
+// "nnet"}, as in a JSON model) | the flat float32 parameters in Network::params order (same
+// machine, so native byte order).
+std::string encode_model(const Model& m) {
+  nlohmann::ordered_json header;
+  header["sizes"] = m.net.arch().sizes;
+  header["cost"] = book_cost_name(m.net.arch().cost);
+  header["nnet"] = nnet_block(m);
+  const std::string text = header.dump();
+  const uint64_t len = text.size();
+  const std::vector<float>& p = m.net.params();
+  std::string out(sizeof(len) + text.size() + p.size() * sizeof(float), '\0');
+  std::memcpy(out.data(), &len, sizeof(len));
+  std::memcpy(out.data() + sizeof(len), text.data(), text.size());
+  if (!p.empty()) std::memcpy(out.data() + sizeof(len) + text.size(), p.data(), p.size() * 4);
+  return out;
+}
+
+// Checks encode_model's bytes as strictly as a file: the header as a JSON model's, the parameter
+// count against the sizes, every value finite.
+Status decode_model(const std::string& bytes, const std::string& name, Model* out) {
+  uint64_t len = 0;
+  if (bytes.size() < sizeof(len)) return DataError(name + ": HDF5 reader: short result");
+  std::memcpy(&len, bytes.data(), sizeof(len));
+  if (len > bytes.size() - sizeof(len))
+    return DataError(name + ": HDF5 reader: header length " + std::to_string(len) +
+                     " exceeds the result");
+  const json j =
+      json::parse(bytes.data() + sizeof(len), bytes.data() + sizeof(len) + len, nullptr, false);
+  if (!j.is_object()) return DataError(name + ": HDF5 reader: header is not a JSON object");
+  Architecture arch;
+  Model m;
+  NNET_RETURN_IF_ERROR(read_header(j, name, &arch, &m));
+  Network net(arch);
+  std::vector<float>& p = net.params();
+  const size_t rest = bytes.size() - sizeof(len) - len;
+  if (rest != p.size() * sizeof(float))
+    return DataError(name + ": HDF5 reader: expected " + std::to_string(p.size()) +
+                     " parameters, found " + std::to_string(rest) + " bytes");
+  if (!p.empty()) std::memcpy(p.data(), bytes.data() + sizeof(len) + len, rest);
+  for (size_t i = 0; i < p.size(); ++i)
+    if (!std::isfinite(p[i]))
+      return DataError(name + ": parameter " + std::to_string(i) +
+                       ": expected a finite number, found " + std::to_string(p[i]));
+  m.net = std::move(net);
+  *out = std::move(m);
+  return Status::Ok();
+}
+
+// libhdf5 trusts the sizes inside a file: a corrupt or hostile one can make it allocate and fill
+// gigabytes (a variable-length string's length), spin, or crash. So it parses in a child process
+// with bounded memory and time, and the parent checks what comes back as it would a file.
+Status load_hdf5(const std::string& path, const std::string* image, Model* out) {
+  size_t file_bytes = 0;
+  if (image != nullptr) {
+    file_bytes = image->size();
+  } else {
+    std::error_code ec;
+    file_bytes = static_cast<size_t>(fs::file_size(path, ec));
+    if (ec) return NoInput(path + ": cannot read: " + ec.message());
+    if (file_bytes > kMaxModelFileBytes)
+      return DataError(path + ": model larger than " + std::to_string(kMaxModelFileBytes >> 30) +
+                       " GiB");
+  }
+  IsolationLimits limits;
+  // The core driver holds up to two copies of the image, the reader one more as floats plus the
+  // result; 256 MiB covers the library itself.
+  limits.extra_memory_bytes = (size_t{256} << 20) + 6 * file_bytes;
+  limits.seconds = 5 + static_cast<double>(file_bytes >> 24);  // + 1 s per 16 MiB
+  limits.max_result_bytes = (size_t{64} << 20) + kMaxModelParams * sizeof(float);
+  H5open();  // initialise libhdf5 once here, not again in every child
+  std::string result;
+  NNET_RETURN_IF_ERROR(run_isolated(
+      path + ": HDF5 reader", limits,
+      [&](std::string* bytes) {
+        Model m;
+        NNET_RETURN_IF_ERROR(read_hdf5_in_process(path, image, &m));
+        *bytes = encode_model(m);
+        return Status::Ok();
+      },
+      &result));
+  return decode_model(result, path, out);
+}
 }  // namespace
 
 bool is_hdf5_path(const std::string& path) {
@@ -634,16 +766,7 @@ std::string model_to_json(const Model& m) {
     out += "]";
   }
   out += "], \"cost\": \"" + std::string(book_cost_name(arch.cost)) + "\"";
-  nlohmann::ordered_json blk;
-  blk["format_version"] = kModelFormatVersion;
-  blk["written_by"] = "nnet";
-  blk["cost"] = name(arch.cost);
-  std::vector<std::string> acts;
-  for (Activation a : arch.activations) acts.push_back(name(a));
-  blk["activations"] = acts;
-  blk["init"] = m.init;
-  blk["training"] = nlohmann::ordered_json::parse(m.training.dump());
-  out += ", \"nnet\": " + blk.dump() + "}\n";
+  out += ", \"nnet\": " + nnet_block(m).dump() + "}\n";
   return out;
 }
 
@@ -664,32 +787,10 @@ Status model_from_json(const std::string& text, const std::string& name, Model* 
     if (!j.contains(key))
       return DataError(name + ": " + key +
                        ": missing (a network2 model has sizes, weights, biases and cost)");
-  const json& js = j["sizes"];
-  if (!js.is_array())
-    return DataError(name + ": sizes: expected a list of layer sizes, found " + describe(js));
-  if (js.size() > kMaxModelLayers + 1)
-    return DataError(name + ": sizes: expected 2.." + std::to_string(kMaxModelLayers + 1) +
-                     " layer sizes, found " + std::to_string(js.size()));
-  std::vector<long long> sizes;
-  for (size_t i = 0; i < js.size(); ++i) {
-    if (!js[i].is_number_integer())
-      return DataError(index_path(name + ": sizes", i) + ": expected an integer, found " +
-                       describe(js[i]));
-    sizes.push_back(js[i].get<long long>());
-  }
-  size_t params = 0;
-  NNET_RETURN_IF_ERROR(check_sizes(sizes, name + ": sizes", &params));
-  const size_t L = sizes.size() - 1;
   Architecture arch;
-  arch.sizes.assign(sizes.begin(), sizes.end());
-  arch.activations.assign(L, Activation::kSigmoid);
-  const json& jc = j["cost"];
-  if (!jc.is_string() || !book_cost_from_name(jc.get<std::string>(), &arch.cost).ok())
-    return DataError(name + ": cost: expected \"QuadraticCost\" or \"CrossEntropyCost\", found " +
-                     describe(jc));
   Model m;
-  if (j.contains("nnet")) NNET_RETURN_IF_ERROR(read_nnet_block(j["nnet"], name, L, &arch, &m));
-  NNET_RETURN_IF_ERROR(check_arch(arch, name));
+  NNET_RETURN_IF_ERROR(read_header(j, name, &arch, &m));
+  const size_t L = arch.sizes.size() - 1;
   NNET_RETURN_IF_ERROR(check_shapes(j, arch.sizes, name));
   Network net(arch);
   const json& W = j["weights"];

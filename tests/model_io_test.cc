@@ -3,6 +3,7 @@
 #include "nnet/model_io.h"
 
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 
 #include <cmath>
 #include <cstring>
@@ -118,6 +119,46 @@ TEST_F(ModelIo, Hdf5FromBytes) {
     EXPECT_EQ(s.message().rfind("mem.h5: ", 0), 0u) << s.message();
     EXPECT_EQ(s.message().find('\n'), std::string::npos);
   }
+}
+
+// A string attribute is stored as (u32 length, u64 global-heap address, u32 index); libhdf5
+// allocates and zero-fills `length` bytes before it reads anything. A file claiming 4 GiB
+// strings is refused in one line, and neither this process nor the reader child grows past the
+// reader's memory budget (256 MiB + 6 x file size).
+TEST_F(ModelIo, Hdf5StringLengthBombIsBounded) {
+  Model m = awkward_model(small_arch(Cost::kCrossEntropy, Activation::kSigmoid));
+  ASSERT_TRUE(save_model(path("m.h5"), m).ok());
+  std::ifstream in(path("m.h5"), std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const size_t heap = bytes.find("GCOL");
+  ASSERT_NE(heap, std::string::npos) << "no global heap: strings are not variable-length?";
+  int patched = 0;
+  for (size_t i = 0; i + 12 <= bytes.size(); ++i) {
+    uint32_t len = 0;
+    uint64_t addr = 0;
+    std::memcpy(&len, bytes.data() + i, 4);
+    std::memcpy(&addr, bytes.data() + i + 4, 8);
+    if (addr == heap && len > 0 && len < 4096) {
+      const uint32_t bomb = 0xfffffff0u;
+      std::memcpy(bytes.data() + i, &bomb, 4);
+      ++patched;
+    }
+  }
+  ASSERT_GE(patched, 2) << "expected the format and cost strings in the heap";
+  write_file(path("bomb.h5"), bytes);
+  Model back;
+  for (int from_bytes = 0; from_bytes < 2; ++from_bytes) {
+    Status s = from_bytes ? model_from_hdf5(bytes, path("bomb.h5"), &back)
+                          : load_model(path("bomb.h5"), &back);
+    EXPECT_EQ(s.code(), Code::kDataError) << s.message();
+    EXPECT_EQ(s.message().rfind(path("bomb.h5") + ": ", 0), 0u) << s.message();
+    EXPECT_EQ(s.message().find('\n'), std::string::npos) << s.message();
+  }
+  rusage self{}, children{};
+  ASSERT_EQ(getrusage(RUSAGE_SELF, &self), 0);
+  ASSERT_EQ(getrusage(RUSAGE_CHILDREN, &children), 0);
+  EXPECT_LT(self.ru_maxrss, 1 << 20) << "KiB";
+  EXPECT_LT(children.ru_maxrss, 1 << 20) << "KiB";
 }
 
 TEST_F(ModelIo, WritesNetwork2Layout) {
