@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """Writes seed corpora for the fuzz targets: OUTDIR/{pickle,idx,gzip,model_json,model_hdf5,
-history,image,checkpoint}/*.
+model_frame,history,image,checkpoint}/*.
 
 Usage: [NNET_BINARY=build/nnet] make_seeds.py OUTDIR [SHARED_MNIST_DIR]
 
@@ -56,7 +56,8 @@ def read_head(path, nbytes):
 def main():
     out = sys.argv[1]
     shared = sys.argv[2] if len(sys.argv) > 2 else ""
-    for sub in ("pickle", "idx", "gzip", "model_json", "model_hdf5", "history", "image", "checkpoint"):
+    for sub in ("pickle", "idx", "gzip", "model_json", "model_hdf5", "model_frame", "history", "image",
+                "checkpoint"):
         os.makedirs(os.path.join(out, sub), exist_ok=True)
 
     def put(sub, name, data):
@@ -146,6 +147,17 @@ def file_format_seeds(put, shared):
     put("model_json", "huge-sizes", json.dumps(dict(book, sizes=[2**31, 2**31])).encode())
     put("model_json", "nan", json.dumps(book).replace("0.5", "NaN").encode())
     put("model_json", "truncated", json.dumps(book)[:60].encode())
+    # --- the isolated HDF5 reader's answer: u64 header length | header JSON | float32 params.
+    header = json.dumps({"sizes": [4, 3, 2], "cost": "CrossEntropyCost",
+                         "nnet": {"format_version": 1, "cost": "cross-entropy",
+                                  "activations": ["sigmoid", "sigmoid"], "init": "default",
+                                  "training": {"eta": 0.5}}}).encode()
+    params = struct.pack("<23f", *[0.5 - 0.05 * i for i in range(23)])
+    put("model_frame", "good", struct.pack("<Q", len(header)) + header + params)
+    put("model_frame", "short", struct.pack("<Q", len(header)) + header + params[:-4])
+    put("model_frame", "nan", struct.pack("<Q", len(header)) + header + params[:-4] +
+        struct.pack("<f", float("nan")))
+    put("model_frame", "huge-length", struct.pack("<Q", 2**63) + header + params)
     # --- history JSON
     epoch = {"epoch": 0, "eta": 0.5, "training_cost": 0.3, "training_correct": 90, "training_total": 100,
              "evaluation_cost": None, "evaluation_correct": 80, "evaluation_total": 100,

@@ -4,7 +4,7 @@
 # exists; override with NNET_BINARY) and the known bad cases. Exits 1 after all targets ran when any
 # of them crashed, printing the crash report.
 # Usage: scripts/fuzz.sh [SECONDS] [TARGET...]   (targets: pickle_fuzz idx_fuzz gzip_fuzz
-#   model_json_fuzz model_hdf5_fuzz history_fuzz image_fuzz checkpoint_fuzz)
+#   model_json_fuzz model_hdf5_fuzz model_frame_fuzz history_fuzz image_fuzz checkpoint_fuzz)
 # Crashes land in build-fuzz/artifacts/; the grown corpus is kept in build-fuzz/corpus/.
 set -eu
 
@@ -12,8 +12,8 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 build=$root/build-fuzz
 seconds=${1:-30}
 [ $# -gt 0 ] && shift
-targets=${*:-pickle_fuzz idx_fuzz gzip_fuzz model_json_fuzz model_hdf5_fuzz history_fuzz image_fuzz \
-  checkpoint_fuzz}
+targets=${*:-pickle_fuzz idx_fuzz gzip_fuzz model_json_fuzz model_hdf5_fuzz model_frame_fuzz \
+  history_fuzz image_fuzz checkpoint_fuzz}
 jobs=${JOBS:-2}
 
 CC=clang CXX=clang++ cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DNNET_FUZZ=ON \

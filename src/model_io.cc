@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "isolate.h"
+#include "model_io_internal.h"
 #include "nnet/data.h"
 #include "nnet/fileio.h"
 
@@ -640,9 +641,11 @@ Status read_header(const json& j, const std::string& name, Architecture* out_arc
   return Status::Ok();
 }
 
-// What the isolated HDF5 reader sends back: u64 header length | header JSON ({"sizes", "cost",
-// "nnet"}, as in a JSON model) | the flat float32 parameters in Network::params order (same
-// machine, so native byte order).
+}  // namespace
+
+namespace internal {
+
+// Wire format: see model_io_internal.h.
 std::string encode_model(const Model& m) {
   nlohmann::ordered_json header;
   header["sizes"] = m.net.arch().sizes;
@@ -658,8 +661,6 @@ std::string encode_model(const Model& m) {
   return out;
 }
 
-// Checks encode_model's bytes as strictly as a file: the header as a JSON model's, the parameter
-// count against the sizes, every value finite.
 Status decode_model(const std::string& bytes, const std::string& name, Model* out) {
   uint64_t len = 0;
   if (bytes.size() < sizeof(len)) return DataError(name + ": HDF5 reader: short result");
@@ -673,12 +674,16 @@ Status decode_model(const std::string& bytes, const std::string& name, Model* ou
   Architecture arch;
   Model m;
   NNET_RETURN_IF_ERROR(read_header(j, name, &arch, &m));
+  size_t count = 0;  // bounded by read_header's size checks
+  for (size_t l = 0; l + 1 < arch.sizes.size(); ++l)
+    count += static_cast<size_t>(arch.sizes[l + 1]) * (static_cast<size_t>(arch.sizes[l]) + 1);
+  const size_t rest = bytes.size() - sizeof(len) - len;
+  if (rest != count * sizeof(float))  // before allocating the network
+    return DataError(name + ": HDF5 reader: expected " + std::to_string(count) +
+                     " parameters, found " + std::to_string(rest) + " bytes");
   Network net(arch);
   std::vector<float>& p = net.params();
-  const size_t rest = bytes.size() - sizeof(len) - len;
-  if (rest != p.size() * sizeof(float))
-    return DataError(name + ": HDF5 reader: expected " + std::to_string(p.size()) +
-                     " parameters, found " + std::to_string(rest) + " bytes");
+  if (p.size() != count) return Status::Error(Code::kSoftware, name + ": parameter layout changed");
   if (!p.empty()) std::memcpy(p.data(), bytes.data() + sizeof(len) + len, rest);
   for (size_t i = 0; i < p.size(); ++i)
     if (!std::isfinite(p[i]))
@@ -688,6 +693,10 @@ Status decode_model(const std::string& bytes, const std::string& name, Model* ou
   *out = std::move(m);
   return Status::Ok();
 }
+
+}  // namespace internal
+
+namespace {
 
 // libhdf5 trusts the sizes inside a file: a corrupt or hostile one can make it allocate and fill
 // gigabytes (a variable-length string's length), spin, or crash. So it parses in a child process
@@ -717,11 +726,11 @@ Status load_hdf5(const std::string& path, const std::string* image, Model* out) 
       [&](std::string* bytes) {
         Model m;
         NNET_RETURN_IF_ERROR(read_hdf5_in_process(path, image, &m));
-        *bytes = encode_model(m);
+        *bytes = internal::encode_model(m);
         return Status::Ok();
       },
       &result));
-  return decode_model(result, path, out);
+  return internal::decode_model(result, path, out);
 }
 }  // namespace
 

@@ -13,6 +13,7 @@
 #include <limits>
 #include <nlohmann/json.hpp>
 
+#include "model_io_internal.h"
 #include "test_util.h"
 
 namespace fs = std::filesystem;
@@ -159,6 +160,44 @@ TEST_F(ModelIo, Hdf5StringLengthBombIsBounded) {
   ASSERT_EQ(getrusage(RUSAGE_CHILDREN, &children), 0);
   EXPECT_LT(self.ru_maxrss, 1 << 20) << "KiB";
   EXPECT_LT(children.ru_maxrss, 1 << 20) << "KiB";
+}
+
+// The reader child's answer is checked like a file: it round-trips bit-exactly, and every cut,
+// a lying header length, a non-finite value or a count that disagrees with sizes is one line.
+TEST_F(ModelIo, ReaderFrameIsCheckedLikeAFile) {
+  Model m = awkward_model(small_arch(Cost::kLogLikelihood, Activation::kRelu));
+  const std::string frame = internal::encode_model(m);
+  Model back;
+  Status s = internal::decode_model(frame, "m.h5", &back);
+  ASSERT_TRUE(s.ok()) << s.message();
+  expect_identical(m, back);
+  auto expect_refused = [&](const std::string& bytes, const std::string& needle) {
+    Model x;
+    Status st = internal::decode_model(bytes, "m.h5", &x);
+    EXPECT_EQ(st.code(), Code::kDataError) << needle;
+    EXPECT_EQ(st.message().rfind("m.h5: ", 0), 0u) << st.message();
+    EXPECT_EQ(st.message().find('\n'), std::string::npos) << st.message();
+    EXPECT_NE(st.message().find(needle), std::string::npos) << st.message();
+  };
+  for (size_t keep = 0; keep < frame.size(); ++keep) expect_refused(frame.substr(0, keep), "");
+  std::string lying = frame;
+  const uint64_t huge = ~uint64_t{0};
+  std::memcpy(lying.data(), &huge, 8);
+  expect_refused(lying, "header length");
+  std::string nan = frame;
+  const float q = std::numeric_limits<float>::quiet_NaN();
+  std::memcpy(nan.data() + nan.size() - 4, &q, 4);
+  expect_refused(nan, "expected a finite number");
+  // A header announcing 100M parameters with 23 present is refused before 400 MB are allocated.
+  const std::string header = R"({"sizes": [10000, 10000], "cost": "QuadraticCost"})";
+  std::string big(8, '\0');
+  const uint64_t len = header.size();
+  std::memcpy(big.data(), &len, 8);
+  big += header + std::string(23 * 4, '\0');
+  expect_refused(big, "expected 100010000 parameters, found 92 bytes");
+  rusage self{};
+  ASSERT_EQ(getrusage(RUSAGE_SELF, &self), 0);
+  EXPECT_LT(self.ru_maxrss, 300 << 10) << "KiB";
 }
 
 TEST_F(ModelIo, WritesNetwork2Layout) {
