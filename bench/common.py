@@ -3,6 +3,7 @@
 Every contender prints one JSON line on stdout:
   {"contender": ..., "epochs": [{"train_s": .., "eval_s": .., "correct": .., "total": ..}, ...]}
 """
+import argparse
 import gzip
 import json
 import os
@@ -18,6 +19,23 @@ def _read(path):
             with opener(p, "rb") as f:
                 return f.read()
     raise FileNotFoundError(path + "[.gz]")
+
+
+def workload_args(extra=None):
+    """Parses the flags every contender shares (plus `extra(parser)`'s) and loads the workload:
+    returns (args, (train images, train labels), (test images, test labels))."""
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--data", required=True)
+    ap.add_argument("--sizes", default="784,30,10")
+    ap.add_argument("--epochs", type=int, default=2)
+    ap.add_argument("--batch", type=int, default=10)
+    ap.add_argument("--eta", type=float, default=0.1)
+    ap.add_argument("--train-size", type=int, default=None)
+    ap.add_argument("--seed", type=int, default=1)
+    if extra is not None:
+        extra(ap)
+    a = ap.parse_args()
+    return a, load_idx_split(a.data, "train", a.train_size), load_idx_split(a.data, "t10k")
 
 
 def load_idx_split(folder, prefix, limit=None):

@@ -6,7 +6,6 @@ loading (IDX instead of the pickle, pixels byte/255 like nnet) differ.
 
 Usage: notebook_numpy.py --data DIR --sizes 784,30,10 --epochs 2 --batch 10 --eta 0.1
 """
-import argparse
 import os
 import random
 import sys
@@ -14,7 +13,7 @@ import time
 
 import numpy as np
 
-from common import emit, load_idx_split
+from common import emit, workload_args
 
 # network.py itself lives once, in the test oracle; the benchmark times that very code.
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "oracle"))
@@ -22,17 +21,7 @@ from network_oracle import Network, vectorized_result  # noqa: E402
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--data", required=True)
-    ap.add_argument("--sizes", default="784,30,10")
-    ap.add_argument("--epochs", type=int, default=2)
-    ap.add_argument("--batch", type=int, default=10)
-    ap.add_argument("--eta", type=float, default=0.1)
-    ap.add_argument("--train-size", type=int, default=None)
-    ap.add_argument("--seed", type=int, default=1)
-    a = ap.parse_args()
-    xs, ys = load_idx_split(a.data, "train", a.train_size)
-    xt, yt = load_idx_split(a.data, "t10k")
+    a, (xs, ys), (xt, yt) = workload_args()
     # mnist_loader.load_data_wrapper's layout: lists of (784,1) columns and (10,1) targets.
     training_data = [(np.reshape(x, (784, 1)), vectorized_result(y)) for x, y in zip(xs, ys)]
     test_data = [(np.reshape(x, (784, 1)), y) for x, y in zip(xt, yt)]

@@ -8,30 +8,19 @@ evaluation = argmax over the whole test set under no_grad.
 
 Usage: torch_sgd.py --data DIR --sizes 784,30,10 --epochs 2 --batch 10 --eta 0.1 --threads 1
 """
-import argparse
 import time
 
 import numpy as np
 import torch
 
-from common import emit, load_idx_split
+from common import emit, workload_args
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--data", required=True)
-    ap.add_argument("--sizes", default="784,30,10")
-    ap.add_argument("--epochs", type=int, default=2)
-    ap.add_argument("--batch", type=int, default=10)
-    ap.add_argument("--eta", type=float, default=0.1)
-    ap.add_argument("--train-size", type=int, default=None)
-    ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--seed", type=int, default=1)
-    a = ap.parse_args()
+    a, (xs, ys), (xt, yt) = workload_args(
+        lambda ap: ap.add_argument("--threads", type=int, default=1))
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
-    xs, ys = load_idx_split(a.data, "train", a.train_size)
-    xt, yt = load_idx_split(a.data, "t10k")
     X = torch.from_numpy(xs)  # (n, 784) float32, shares numpy's buffer
     Y = torch.nn.functional.one_hot(torch.from_numpy(ys), 10).to(torch.float32)  # (n, 10)
     XT = torch.from_numpy(xt)
