@@ -71,6 +71,18 @@ Status book_cost_from_name(const std::string& s, Cost* out) {
 }
 
 // Final architecture check (softmax placement, cost/activation pairing), worded for a file.
+// Checks `sizes` (check_sizes) and makes an all-sigmoid architecture over them; the caller sets
+// activations and cost. `params` (optional) receives the parameter count.
+Status arch_from_sizes(const std::vector<long long>& sizes, const std::string& where,
+                       Architecture* arch, size_t* params) {
+  size_t count = 0;
+  NNET_RETURN_IF_ERROR(check_sizes(sizes, where, &count));
+  arch->sizes.assign(sizes.begin(), sizes.end());
+  arch->activations.assign(sizes.size() - 1, Activation::kSigmoid);
+  if (params != nullptr) *params = count;
+  return Status::Ok();
+}
+
 Status check_arch(const Architecture& arch, const std::string& name) {
   Status s = validate(arch, arch.sizes.front(), 1);
   if (!s.ok()) {
@@ -530,12 +542,9 @@ Status read_hdf5_in_process(const std::string& path, const std::string* image, M
                      "\"");
   std::vector<long long> sizes;
   NNET_RETURN_IF_ERROR(read_sizes_attr(root, path + ": /", &sizes));
-  size_t params = 0;
-  NNET_RETURN_IF_ERROR(check_sizes(sizes, path + ": / attribute sizes", &params));
-  const size_t L = sizes.size() - 1;
   Architecture arch;
-  arch.sizes.assign(sizes.begin(), sizes.end());
-  arch.activations.assign(L, Activation::kSigmoid);
+  NNET_RETURN_IF_ERROR(arch_from_sizes(sizes, path + ": / attribute sizes", &arch, nullptr));
+  const size_t L = sizes.size() - 1;
   std::string cost;
   NNET_RETURN_IF_ERROR(read_string_attr(root, "cost", path + ": /", true, &cost));
   if (!parse_cost(cost, &arch.cost))
@@ -609,7 +618,9 @@ bool has_hdf5_signature(const std::string& path) {
 }
 
 // Reads sizes, cost and the "nnet" block (everything but the parameters) into `arch` and `m`.
-Status read_header(const json& j, const std::string& name, Architecture* out_arch, Model* m) {
+// `params` (optional) receives the parameter count.
+Status read_header(const json& j, const std::string& name, Architecture* out_arch, Model* m,
+                   size_t* params = nullptr) {
   for (const char* key : {"sizes", "cost"})
     if (!j.contains(key)) return DataError(name + ": " + key + ": missing");
   const json& js = j["sizes"];
@@ -625,12 +636,9 @@ Status read_header(const json& j, const std::string& name, Architecture* out_arc
                        describe(js[i]));
     sizes.push_back(js[i].get<long long>());
   }
-  size_t params = 0;
-  NNET_RETURN_IF_ERROR(check_sizes(sizes, name + ": sizes", &params));
-  const size_t L = sizes.size() - 1;
   Architecture arch;
-  arch.sizes.assign(sizes.begin(), sizes.end());
-  arch.activations.assign(L, Activation::kSigmoid);
+  NNET_RETURN_IF_ERROR(arch_from_sizes(sizes, name + ": sizes", &arch, params));
+  const size_t L = sizes.size() - 1;
   const json& jc = j["cost"];
   if (!jc.is_string() || !book_cost_from_name(jc.get<std::string>(), &arch.cost).ok())
     return DataError(name + ": cost: expected \"QuadraticCost\" or \"CrossEntropyCost\", found " +
@@ -673,10 +681,8 @@ Status decode_model(const std::string& bytes, const std::string& name, Model* ou
   if (!j.is_object()) return DataError(name + ": HDF5 reader: header is not a JSON object");
   Architecture arch;
   Model m;
-  NNET_RETURN_IF_ERROR(read_header(j, name, &arch, &m));
-  size_t count = 0;  // bounded by read_header's size checks
-  for (size_t l = 0; l + 1 < arch.sizes.size(); ++l)
-    count += static_cast<size_t>(arch.sizes[l + 1]) * (static_cast<size_t>(arch.sizes[l]) + 1);
+  size_t count = 0;
+  NNET_RETURN_IF_ERROR(read_header(j, name, &arch, &m, &count));
   const size_t rest = bytes.size() - sizeof(len) - len;
   if (rest != count * sizeof(float))  // before allocating the network
     return DataError(name + ": HDF5 reader: expected " + std::to_string(count) +

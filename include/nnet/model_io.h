@@ -42,14 +42,16 @@ std::string model_to_json(const Model& m);
 Status model_from_json(const std::string& text, const std::string& name, Model* out);
 
 // Parses the bytes of an HDF5 model (what load_model reads from a .h5 file), in memory; `name`
-// prefixes errors. Bad content -> kDataError.
+// prefixes errors. Bad content -> kDataError. libhdf5 runs in a forked child process with capped
+// memory (256 MiB + 6 x the size) and time (5 s + 1 s per 16 MiB); a child that crashes or runs
+// over is reported as kDataError too.
 Status model_from_hdf5(const std::string& bytes, const std::string& name, Model* out);
 
 // Writes `m` to `path` atomically: HDF5 when is_hdf5_path(path), JSON otherwise.
 Status save_model(const std::string& path, const Model& m);
 
-// Reads a model from `path`, detecting HDF5 by its signature. Missing file -> kNoInput;
-// malformed -> kDataError with the offending entry named.
+// Reads a model from `path`, detecting HDF5 by its signature (parsed as model_from_hdf5 does, in a
+// child process). Missing file -> kNoInput; malformed -> kDataError with the offending entry named.
 Status load_model(const std::string& path, Model* out);
 
 }  // namespace nnet
