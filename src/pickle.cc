@@ -4,6 +4,8 @@
 // globals are interpreted by name (numpy array/dtype reconstruction, latin1 bytes), everything
 // else is refused with the opcode's offset. Lists and dicts are refused too: no numpy stream uses
 // them, and without mutable containers no reference cycle can be built.
+// It reads while the file inflates (a ByteStream), and string arguments land in float-aligned
+// buffers that move into Dataset::images, so a float32 image array exists once, not three times.
 #include <algorithm>
 #include <bit>
 #include <cmath>
@@ -35,15 +37,25 @@ constexpr int kMaxDepth = 16;            // nesting of tuples (also bounds destr
 constexpr size_t kMaxGlobalName = 256;   // GLOBAL module/name line length
 constexpr size_t kMaxDims = 8;           // array rank
 
+// String arguments are read in slices of this size (and trailing bytes counted with it).
+constexpr size_t kChunk = size_t{1} << 20;
+
 enum class Kind { kNone, kBool, kInt, kBytes, kUnicode, kTuple, kGlobal, kDtype, kArray, kPending };
 enum class Fn { kReconstruct, kNdarray, kDtype, kFrombuffer, kCodecsEncode, kBytes };
+
+// One string argument's bytes, in float-aligned storage so that a float32 array's data can become
+// Dataset::images without a copy.
+struct Payload {
+  std::vector<float> buf;  // (ceil(bytes / 4)) raw bytes
+  bool moved = false;  // buf went to a Dataset; views stay valid (a vector move keeps its block)
+};
 
 struct Obj {
   Kind kind = Kind::kNone;
   int depth = 1;
   int64_t i = 0;         // kBool, kInt
-  std::string_view str;  // kBytes, kUnicode (UTF-8); view into input or `owned`
-  std::shared_ptr<const std::string> owned;
+  std::string_view str;  // kBytes, kUnicode (UTF-8); view into `owned`
+  std::shared_ptr<Payload> owned;
   std::vector<std::shared_ptr<Obj>> items;  // kTuple
   Fn fn = Fn::kReconstruct;                 // kGlobal
   // kDtype
@@ -54,7 +66,7 @@ struct Obj {
   std::vector<int64_t> shape;
   std::shared_ptr<Obj> dtype;
   std::string_view data;
-  std::shared_ptr<const std::string> data_owner;
+  std::shared_ptr<Payload> data_owner;
 };
 using Ref = std::shared_ptr<Obj>;
 
@@ -163,9 +175,77 @@ std::optional<Fn> allowed_global(std::string_view module, std::string_view name)
   return std::nullopt;
 }
 
+// A small buffered reader over a ByteStream that counts offsets in the decompressed stream; large
+// reads bypass the buffer.
+class Reader {
+ public:
+  explicit Reader(internal::ByteStream* src) : src_(src), buf_(new char[kBuf]) {}
+
+  uint64_t pos() const { return pos_; }
+  // The next min(n, what is left) bytes, not consumed; valid until the next call (n <= kBuf).
+  Status Peek(size_t n, std::string_view* out) {
+    NNET_RETURN_IF_ERROR(Fill(n));
+    *out = std::string_view(buf_.get() + begin_, std::min(n, end_ - begin_));
+    return Status::Ok();
+  }
+  void Skip(size_t n) {  // n <= what Peek returned
+    begin_ += n;
+    pos_ += n;
+  }
+  // Copies n bytes to dst; *got < n only at the end of the stream.
+  Status Read(char* dst, size_t n, size_t* got) {
+    *got = 0;
+    while (*got < n) {
+      if (begin_ == end_) {
+        if (eof_) break;
+        if (n - *got >= kBuf) {
+          size_t g = 0;
+          NNET_RETURN_IF_ERROR(src_->Read(dst + *got, n - *got, &g));
+          if (g == 0) eof_ = true;
+          *got += g;
+          pos_ += g;
+          continue;
+        }
+        NNET_RETURN_IF_ERROR(Fill(1));
+        if (begin_ == end_) break;
+      }
+      const size_t k = std::min(n - *got, end_ - begin_);
+      std::memcpy(dst + *got, buf_.get() + begin_, k);
+      Skip(k);
+      *got += k;
+    }
+    return Status::Ok();
+  }
+  // At most this many bytes follow; exactly this many when exact().
+  uint64_t max_left() const { return (end_ - begin_) + (eof_ ? 0 : src_->MaxLeft()); }
+  bool exact() const { return eof_ || src_->Exact(); }
+
+ private:
+  static constexpr size_t kBuf = size_t{1} << 16;
+  Status Fill(size_t n) {
+    if (end_ - begin_ >= n) return Status::Ok();
+    std::memmove(buf_.get(), buf_.get() + begin_, end_ - begin_);
+    end_ -= begin_;
+    begin_ = 0;
+    while (end_ < n && !eof_) {
+      size_t g = 0;
+      NNET_RETURN_IF_ERROR(src_->Read(buf_.get() + end_, kBuf - end_, &g));
+      if (g == 0) eof_ = true;
+      end_ += g;
+    }
+    return Status::Ok();
+  }
+
+  internal::ByteStream* src_;
+  std::unique_ptr<char[]> buf_;
+  size_t begin_ = 0, end_ = 0;  // buffered bytes are buf_[begin_, end_)
+  uint64_t pos_ = 0;            // stream offset of buf_[begin_]
+  bool eof_ = false;
+};
+
 class Parser {
  public:
-  Parser(const std::string& in, const std::string& name) : in_(in), name_(name) {}
+  Parser(internal::ByteStream* in, const std::string& name) : in_(in), name_(name) {}
 
   Status Run(Ref* result);
 
@@ -175,23 +255,41 @@ class Parser {
     return Fail(std::string(opcode_name(op_)) + " at offset " + std::to_string(op_pos_) + ": " +
                 what);
   }
-  // Reads n raw bytes of argument, refusing to run past the end.
-  Status Take(uint64_t n, std::string_view* out) {
-    const uint64_t left = in_.size() - pos_;
-    if (n > left) {
-      return Fail("truncated: " + std::string(opcode_name(op_)) + " at offset " +
-                  std::to_string(op_pos_) + " needs " + std::to_string(n) + " bytes, only " +
-                  std::to_string(left) + " remain");
-    }
-    *out = std::string_view(in_).substr(pos_, static_cast<size_t>(n));
-    pos_ += static_cast<size_t>(n);
-    return Status::Ok();
+  Status Truncated(uint64_t n, uint64_t left) const {
+    return Fail("truncated: " + std::string(opcode_name(op_)) + " at offset " +
+                std::to_string(op_pos_) + " needs " + std::to_string(n) + " bytes, only " +
+                std::to_string(left) + " remain");
   }
   Status TakeUint(int width, uint64_t* v) {
-    std::string_view b;
-    NNET_RETURN_IF_ERROR(Take(static_cast<uint64_t>(width), &b));
+    unsigned char b[8];
+    size_t got = 0;
+    NNET_RETURN_IF_ERROR(in_.Read(reinterpret_cast<char*>(b), static_cast<size_t>(width), &got));
+    if (got < static_cast<size_t>(width)) return Truncated(static_cast<uint64_t>(width), got);
     *v = 0;
-    for (int k = width - 1; k >= 0; --k) *v = (*v << 8) | static_cast<unsigned char>(b[k]);
+    for (int k = width - 1; k >= 0; --k) *v = (*v << 8) | b[k];
+    return Status::Ok();
+  }
+  // Reads an n-byte string argument into a fresh Payload, checking n against what can follow
+  // before reserving (the reservation is only touched as bytes arrive).
+  Status TakeString(uint64_t n, std::shared_ptr<Payload>* out, std::string_view* view) {
+    const uint64_t left = in_.max_left();
+    if (n > left) {
+      if (in_.exact()) return Truncated(n, left);
+      return FailAt("needs " + std::to_string(n) + " bytes, more than the " + std::to_string(left) +
+                    " the decompressed-size cap leaves");
+    }
+    auto p = std::make_shared<Payload>();
+    p->buf.reserve(static_cast<size_t>((n + 3) / 4));
+    for (uint64_t off = 0; off < n;) {
+      const size_t want = static_cast<size_t>(std::min<uint64_t>(kChunk, n - off));
+      p->buf.resize(static_cast<size_t>((off + want + 3) / 4));  // within the reservation
+      size_t got = 0;
+      NNET_RETURN_IF_ERROR(in_.Read(reinterpret_cast<char*>(p->buf.data()) + off, want, &got));
+      if (got < want) return Truncated(n, off + got);
+      off += want;
+    }
+    *view = std::string_view(reinterpret_cast<const char*>(p->buf.data()), static_cast<size_t>(n));
+    *out = std::move(p);
     return Status::Ok();
   }
   Status New(Kind kind, Ref* out) {
@@ -215,10 +313,10 @@ class Parser {
     stack_.pop_back();
     return Status::Ok();
   }
-  Status PushString(Kind kind, std::string_view s) {
+  Status PushString(Kind kind, uint64_t n) {
     Ref r;
     NNET_RETURN_IF_ERROR(New(kind, &r));
-    r->str = s;
+    NNET_RETURN_IF_ERROR(TakeString(n, &r->owned, &r->str));
     return Push(std::move(r));
   }
   Status PushInt(Kind kind, int64_t v) {
@@ -271,17 +369,19 @@ class Parser {
     r->fn = *fn;
     return Push(std::move(r));
   }
-  Status ReadLine(std::string_view* line) {
-    size_t end = in_.find('\n', pos_);
-    if (end == std::string::npos || end - pos_ > kMaxGlobalName) {
-      if (end == std::string::npos && in_.size() - pos_ <= kMaxGlobalName) {
+  Status ReadLine(std::string* line) {
+    std::string_view ahead;
+    NNET_RETURN_IF_ERROR(in_.Peek(kMaxGlobalName + 1, &ahead));
+    const size_t end = ahead.find('\n');
+    if (end == std::string_view::npos) {
+      if (ahead.size() <= kMaxGlobalName) {
         return Fail("truncated: GLOBAL at offset " + std::to_string(op_pos_) +
                     " has no end of line");
       }
       return FailAt("name longer than " + std::to_string(kMaxGlobalName) + " bytes");
     }
-    *line = std::string_view(in_).substr(pos_, end - pos_);
-    pos_ = end + 1;
+    line->assign(ahead.substr(0, end));
+    in_.Skip(end + 1);
     return Status::Ok();
   }
   Status Reduce();
@@ -289,10 +389,9 @@ class Parser {
   Status MakeDtype(const Ref& args, Ref* out);
   Status CheckArray(Obj* a);
 
-  const std::string& in_;
+  Reader in_;
   const std::string& name_;
-  size_t pos_ = 0;
-  size_t op_pos_ = 0;
+  uint64_t op_pos_ = 0;
   uint8_t op_ = 0;
   size_t objects_ = 0;
   std::vector<Ref> stack_;
@@ -376,26 +475,29 @@ Status Parser::Reduce() {
           a[1]->str != "latin1") {
         return FailAt("_codecs.encode expects (text, 'latin1')");
       }
-      auto bytes = std::make_shared<std::string>();
+      auto bytes = std::make_shared<Payload>();
       std::string_view s = a[0]->str;
-      bytes->reserve(s.size());
+      bytes->buf.resize((s.size() + 3) / 4);
+      char* dst = reinterpret_cast<char*>(bytes->buf.data());
+      size_t len = 0;
       for (size_t k = 0; k < s.size();) {
         const auto c = static_cast<unsigned char>(s[k]);
         if (c < 0x80) {
-          bytes->push_back(static_cast<char>(c));
+          dst[len++] = static_cast<char>(c);
           k += 1;
         } else if ((c == 0xc2 || c == 0xc3) && k + 1 < s.size() &&
                    (static_cast<unsigned char>(s[k + 1]) & 0xc0) == 0x80) {
-          bytes->push_back(static_cast<char>(((c & 0x03) << 6) | (s[k + 1] & 0x3f)));
+          dst[len++] = static_cast<char>(((c & 0x03) << 6) | (s[k + 1] & 0x3f));
           k += 2;
         } else {
           return FailAt("latin1 text holds a character above U+00FF or bad UTF-8 at byte " +
                         std::to_string(k));
         }
       }
+      bytes->buf.resize((len + 3) / 4);  // so float32 data still moves whole
       NNET_RETURN_IF_ERROR(New(Kind::kBytes, &r));
-      r->owned = bytes;
-      r->str = *bytes;
+      r->str = std::string_view(dst, len);
+      r->owned = std::move(bytes);
       break;
     }
     case Fn::kBytes:
@@ -477,18 +579,21 @@ Status Parser::Build() {
 }
 
 Status Parser::Run(Ref* result) {
-  if (in_.size() < 2 || static_cast<unsigned char>(in_[0]) != 0x80 ||
-      static_cast<unsigned char>(in_[1]) < 2 || static_cast<unsigned char>(in_[1]) > 5) {
+  std::string_view head;
+  NNET_RETURN_IF_ERROR(in_.Peek(8, &head));
+  if (head.size() < 2 || static_cast<unsigned char>(head[0]) != 0x80 ||
+      static_cast<unsigned char>(head[1]) < 2 || static_cast<unsigned char>(head[1]) > 5) {
     return DataError(name_ + ": not a pickle of protocol 2-5: expected 80 02..80 05 at offset 0, " +
-                     "found " + internal::describe_bytes(in_, 8));
+                     "found " + internal::describe_bytes(std::string(head), 8));
   }
-  pos_ = 2;
+  in_.Skip(2);
   while (true) {
-    if (pos_ >= in_.size()) {
-      return Fail("truncated: stream ends at offset " + std::to_string(pos_) + " without STOP");
+    op_pos_ = in_.pos();
+    size_t got = 0;
+    NNET_RETURN_IF_ERROR(in_.Read(reinterpret_cast<char*>(&op_), 1, &got));
+    if (got == 0) {
+      return Fail("truncated: stream ends at offset " + std::to_string(op_pos_) + " without STOP");
     }
-    op_pos_ = pos_;
-    op_ = static_cast<uint8_t>(in_[pos_++]);
     if (!opcode_name(op_) || op_ == 0x80) {
       char hex[8];
       std::snprintf(hex, sizeof hex, "0x%02x", op_);
@@ -496,18 +601,18 @@ Status Parser::Run(Ref* result) {
                   " not allowed");
     }
     uint64_t v = 0;
-    std::string_view s;
     switch (op_) {
       case 0x95:  // FRAME: a length prefix for buffering; the frame must fit in what is left.
         NNET_RETURN_IF_ERROR(TakeUint(8, &v));
-        if (v > in_.size() - pos_) {
+        // Checkable up front only when the rest is known; otherwise a short stream fails later.
+        if (v > in_.max_left() && in_.exact()) {
           return Fail("truncated: FRAME at offset " + std::to_string(op_pos_) + " declares " +
-                      std::to_string(v) + " bytes, only " + std::to_string(in_.size() - pos_) +
+                      std::to_string(v) + " bytes, only " + std::to_string(in_.max_left()) +
                       " remain");
         }
         break;
       case 'c': {
-        std::string_view module, name;
+        std::string module, name;
         NNET_RETURN_IF_ERROR(ReadLine(&module));
         NNET_RETURN_IF_ERROR(ReadLine(&name));
         NNET_RETURN_IF_ERROR(Global(module, name));
@@ -526,8 +631,7 @@ Status Parser::Run(Ref* result) {
       case 0x8c:
       case 'X':
         NNET_RETURN_IF_ERROR(TakeUint(op_ == 'X' ? 4 : 1, &v));
-        NNET_RETURN_IF_ERROR(Take(v, &s));
-        NNET_RETURN_IF_ERROR(PushString(Kind::kUnicode, s));
+        NNET_RETURN_IF_ERROR(PushString(Kind::kUnicode, v));
         break;
       case 'U':
       case 'C':
@@ -540,8 +644,7 @@ Status Parser::Run(Ref* result) {
         if (op_ == 'T' && v > INT32_MAX) {
           return FailAt("negative length " + std::to_string(static_cast<int32_t>(v)));
         }
-        NNET_RETURN_IF_ERROR(Take(v, &s));
-        NNET_RETURN_IF_ERROR(PushString(Kind::kBytes, s));  // py2 str, bytes, bytearray alike
+        NNET_RETURN_IF_ERROR(PushString(Kind::kBytes, v));  // py2 str, bytes, bytearray alike
         break;
       }
       case 'J':
@@ -620,9 +723,19 @@ Status Parser::Run(Ref* result) {
                         std::to_string(stack_.size()) + " values and " +
                         std::to_string(marks_.size()) + " marks");
         }
-        if (pos_ != in_.size()) {
-          return Fail(std::to_string(in_.size() - pos_) + " bytes of trailing data after STOP at " +
-                      "offset " + std::to_string(op_pos_));
+        {
+          // Read to the end: counts trailing bytes, and lets a gzip stream check its CRC/length.
+          uint64_t trailing = 0;
+          auto scratch = std::make_unique<char[]>(kChunk);
+          size_t got_now = 0;
+          do {
+            NNET_RETURN_IF_ERROR(in_.Read(scratch.get(), kChunk, &got_now));
+            trailing += got_now;
+          } while (got_now > 0);
+          if (trailing != 0) {
+            return Fail(std::to_string(trailing) + " bytes of trailing data after STOP at " +
+                        "offset " + std::to_string(op_pos_));
+          }
         }
         *result = std::move(stack_.back());
         stack_.clear();
@@ -641,7 +754,7 @@ Status to_dataset(const Ref& pair, const std::string& name, const std::string& s
       pair->items[0]->kind != Kind::kArray || pair->items[1]->kind != Kind::kArray) {
     return DataError(where + "expected a tuple (images array, labels array)");
   }
-  const Obj& im = *pair->items[0];
+  Obj& im = *pair->items[0];
   const Obj& lb = *pair->items[1];
   const bool flat = im.shape.size() == 2 && im.shape[1] == 784;
   const bool square = im.shape.size() == 3 && im.shape[1] == 28 && im.shape[2] == 28;
@@ -667,10 +780,18 @@ Status to_dataset(const Ref& pair, const std::string& name, const std::string& s
   }
   out->rows = 28;
   out->cols = 28;
-  out->images.resize(n * 784);
-  if (im.dtype->itemsize == 4) {
+  Payload* p = im.data_owner.get();
+  if (im.dtype->itemsize == 4 && p && !p->moved && p->buf.size() == n * 784 &&
+      im.data.data() == reinterpret_cast<const char*>(p->buf.data())) {
+    // The whole payload is this array: take it. `im.data` still views the same block, now owned
+    // by out->images, for any other array of the same bytes.
+    out->images = std::move(p->buf);
+    p->moved = true;
+  } else if (im.dtype->itemsize == 4) {
+    out->images.resize(n * 784);
     std::memcpy(out->images.data(), im.data.data(), n * 784 * sizeof(float));
   } else {
+    out->images.resize(n * 784);
     for (size_t k = 0; k < n * 784; ++k) {
       double x;
       std::memcpy(&x, im.data.data() + k * 8, 8);
@@ -703,12 +824,27 @@ Status to_dataset(const Ref& pair, const std::string& name, const std::string& s
   return Status::Ok();
 }
 
-}  // namespace
+// Bytes already in memory, as a stream.
+class MemoryStream : public internal::ByteStream {
+ public:
+  explicit MemoryStream(std::string_view b) : b_(b) {}
+  Status Read(char* dst, size_t n, size_t* got) override {
+    *got = std::min(n, b_.size());
+    std::memcpy(dst, b_.data(), *got);
+    b_.remove_prefix(*got);
+    return Status::Ok();
+  }
+  uint64_t MaxLeft() const override { return b_.size(); }
+  bool Exact() const override { return true; }
 
-Status parse_mnist_pickle(const std::string& bytes, const std::string& name, DataSplits* out) {
+ private:
+  std::string_view b_;
+};
+
+Status parse_stream(internal::ByteStream* in, const std::string& name, DataSplits* out) {
   Ref top;
   {
-    Parser p(bytes, name);
+    Parser p(in, name);  // its memo and stack go before the arrays are converted
     NNET_RETURN_IF_ERROR(p.Run(&top));
   }
   if (top->kind != Kind::kTuple || top->items.size() != 3) {
@@ -722,12 +858,29 @@ Status parse_mnist_pickle(const std::string& bytes, const std::string& name, Dat
   return Status::Ok();
 }
 
+}  // namespace
+
+Status parse_mnist_pickle(const std::string& bytes, const std::string& name, DataSplits* out) {
+  MemoryStream in(bytes);
+  return parse_stream(&in, name, out);
+}
+
 Status load_pickle(const std::string& path, const LoadOptions& opts, DataSplits* out) {
-  std::string bytes;
-  NNET_RETURN_IF_ERROR(read_file(path, opts.max_bytes, &bytes));
+  std::unique_ptr<internal::ByteStream> in;
+  NNET_RETURN_IF_ERROR(internal::open_stream(path, opts.max_bytes, &in));
   DataSplits splits;
-  NNET_RETURN_IF_ERROR(parse_mnist_pickle(bytes, path, &splits));
-  bytes = std::string();
+  if (Status st = parse_stream(in.get(), path, &splits); !st.ok()) {
+    if (in->Exact()) return st;  // plain bytes: nothing further to check
+    // A damaged gzip file is the root cause of whatever the pickle parser met first: read on, so
+    // that the gzip error (CRC, truncation, cap) is what gets reported, as when it was read whole.
+    auto scratch = std::make_unique<char[]>(kChunk);
+    size_t got = 0;
+    do {
+      NNET_RETURN_IF_ERROR(in->Read(scratch.get(), kChunk, &got));
+    } while (got > 0);
+    return st;
+  }
+  in.reset();
   if (opts.validation_size > 0 && splits.validation.empty()) {
     NNET_RETURN_IF_ERROR(internal::carve_validation(opts.validation_size, path, &splits));
   }

@@ -503,6 +503,92 @@ TEST(Pickle, StructuralCaps) {
   EXPECT_STATUS(parse(std::string("\x80\x02NN.")), Code::kDataError, "found 2 values");
 }
 
+// ---------- pickle streamed from a file (parsed while it inflates) ----------
+
+TEST(PickleStream, GzipPlainAndSplitMembersMatchInMemory) {
+  TempDir t;
+  const std::string tiny = tiny_pickle();
+  DataSplits want;
+  ASSERT_TRUE(parse(tiny, &want).ok());
+  const size_t half = tiny.size() / 2;  // a member boundary in the middle of an opcode
+  ASSERT_TRUE(write_file(t / "a.pkl.gz", gzip_bytes(tiny)));
+  ASSERT_TRUE(write_file(t / "b.pkl", tiny));
+  ASSERT_TRUE(
+      write_file(t / "c.pkl.gz", gzip_bytes(tiny.substr(0, half)) + gzip_bytes(tiny.substr(half))));
+  for (const char* name : {"a.pkl.gz", "b.pkl", "c.pkl.gz"}) {
+    SCOPED_TRACE(name);
+    DataSplits d;
+    Status st = load_pickle(t / name, {}, &d);
+    ASSERT_TRUE(st.ok()) << st.message();
+    expect_same(d.training, want.training, "training");
+    expect_same(d.validation, want.validation, "validation");
+    expect_same(d.test, want.test, "test");
+    EXPECT_EQ(d.test.source, t / name + " (test)");
+  }
+}
+
+TEST(PickleStream, GzipDamageIsReportedAsSuch) {
+  TempDir t;
+  const std::string gz = gzip_bytes(tiny_pickle());
+  DataSplits d;
+  // Cut anywhere, the gzip error wins over whatever the pickle parser met first.
+  for (size_t cut : {size_t{10}, size_t{20}, gz.size() / 2, gz.size() - 8, gz.size() - 1}) {
+    SCOPED_TRACE("cut at " + std::to_string(cut));
+    ASSERT_TRUE(write_file(t / "cut.pkl.gz", gz.substr(0, cut)));
+    EXPECT_STATUS(load_pickle(t / "cut.pkl.gz", {}, &d), Code::kDataError,
+                  t / "cut.pkl.gz: gzip data truncated at byte offset");
+  }
+  std::string bad_crc = gz;
+  bad_crc[gz.size() - 8] ^= 1;  // the pickle itself is intact: the CRC is checked after STOP
+  ASSERT_TRUE(write_file(t / "crc.pkl.gz", bad_crc));
+  EXPECT_STATUS(load_pickle(t / "crc.pkl.gz", {}, &d), Code::kDataError, "incorrect data check");
+  ASSERT_TRUE(write_file(t / "junk.pkl.gz", gz + "<html>"));
+  EXPECT_STATUS(load_pickle(t / "junk.pkl.gz", {}, &d), Code::kDataError,
+                "6 bytes of trailing garbage after the gzip data");
+  LoadOptions small;
+  small.max_bytes = 2000;  // the tiny pickle inflates to ~20 KB
+  ASSERT_TRUE(write_file(t / "cap.pkl.gz", gz));
+  EXPECT_STATUS(load_pickle(t / "cap.pkl.gz", small, &d), Code::kDataError,
+                "gzip data inflates to more than the cap of 2000 bytes");
+}
+
+TEST(PickleStream, PickleErrorsKeepTheirDecompressedOffsets) {
+  TempDir t;
+  DataSplits d;
+  ASSERT_TRUE(write_file(t / "trail.pkl.gz", gzip_bytes(tiny_pickle() + "xyz")));
+  EXPECT_STATUS(load_pickle(t / "trail.pkl.gz", {}, &d), Code::kDataError,
+                "pickle 3 bytes of trailing data after STOP at offset " +
+                    std::to_string(tiny_pickle().size() - 1));
+  ASSERT_TRUE(write_file(
+      t / "g.pkl.gz", gzip_bytes(replace(tiny_pickle(), "cnumpy\nndarray\n", "cnumpy\nload\n"))));
+  EXPECT_STATUS(load_pickle(t / "g.pkl.gz", {}, &d), Code::kDataError,
+                "global 'numpy.load' at offset 38 is not allowed");
+  // A declared length beyond the decompressed-size cap is refused before any reservation.
+  ASSERT_TRUE(write_file(t / "huge.pkl.gz",
+                         gzip_bytes(std::string("\x80\x04\x8e") + le(uint64_t{1} << 40, 8) + ".")));
+  EXPECT_STATUS(load_pickle(t / "huge.pkl.gz", {}, &d), Code::kDataError,
+                "BINBYTES8 at offset 2: needs 1099511627776 bytes, more than the");
+  // Within the cap but short: reported as truncation with what was actually there.
+  ASSERT_TRUE(write_file(t / "short.pkl.gz",
+                         gzip_bytes(std::string("\x80\x04\x8e") + le(5000, 8) + "abc")));
+  EXPECT_STATUS(load_pickle(t / "short.pkl.gz", {}, &d), Code::kDataError,
+                "pickle truncated: BINBYTES8 at offset 2 needs 5000 bytes, only 3 remain");
+}
+
+TEST(PickleStream, SharedArrayInTwoSplitsIsNotLostByTheMove) {
+  // Validation is the memoized training pair itself (BINPUT/BINGET): the first split takes the
+  // float32 buffer without a copy, the second must still see the same pixels.
+  const Split s = make_split(4, 3);
+  const std::string p = std::string("\x80\x02") + pickle_split(s) + std::string("q\0h\0", 4) +
+                        pickle_split(make_split(1, 0)) + "\x87.";
+  DataSplits d;
+  Status st = parse(p, &d);
+  ASSERT_TRUE(st.ok()) << st.message();
+  EXPECT_TRUE(d.training.images == s.images);
+  EXPECT_TRUE(d.validation.images == s.images);
+  EXPECT_EQ(d.validation.labels, (std::vector<uint8_t>{3, 4, 5, 6}));
+}
+
 // ---------- real data ----------
 
 // The raw IDX bytes (after the header) of a shared file.
