@@ -40,7 +40,20 @@ constexpr size_t kMaxDims = 8;           // array rank
 // String arguments are read in slices of this size (and trailing bytes counted with it).
 constexpr size_t kChunk = size_t{1} << 20;
 
-enum class Kind { kNone, kBool, kInt, kBytes, kUnicode, kTuple, kGlobal, kDtype, kArray, kPending };
+// kSpent: a large text whose buffer _codecs.encode reused for its bytes; it matches no argument.
+enum class Kind {
+  kNone,
+  kBool,
+  kInt,
+  kBytes,
+  kUnicode,
+  kTuple,
+  kGlobal,
+  kDtype,
+  kArray,
+  kPending,
+  kSpent
+};
 enum class Fn { kReconstruct, kNdarray, kDtype, kFrombuffer, kCodecsEncode, kBytes };
 
 // One string argument's bytes, in float-aligned storage so that a float32 array's data can become
@@ -475,9 +488,13 @@ Status Parser::Reduce() {
           a[1]->str != "latin1") {
         return FailAt("_codecs.encode expects (text, 'latin1')");
       }
-      auto bytes = std::make_shared<Payload>();
       std::string_view s = a[0]->str;
-      bytes->buf.resize((s.size() + 3) / 4);
+      // A large text (numpy data, as Python 3 protocol 2 writes it) is decoded in place: the
+      // output never outruns the input, and the text is then spent, so the array's bytes do not
+      // exist twice. Python never pickles that text object again; a stream that reuses it fails.
+      const bool in_place = s.size() >= kChunk && a[0]->owned && a[0] != a[1];
+      std::shared_ptr<Payload> bytes = in_place ? a[0]->owned : std::make_shared<Payload>();
+      if (!in_place) bytes->buf.resize((s.size() + 3) / 4);
       char* dst = reinterpret_cast<char*>(bytes->buf.data());
       size_t len = 0;
       for (size_t k = 0; k < s.size();) {
@@ -495,6 +512,11 @@ Status Parser::Reduce() {
         }
       }
       bytes->buf.resize((len + 3) / 4);  // so float32 data still moves whole
+      if (in_place) {
+        a[0]->kind = Kind::kSpent;
+        a[0]->str = {};
+        a[0]->owned.reset();
+      }
       NNET_RETURN_IF_ERROR(New(Kind::kBytes, &r));
       r->str = std::string_view(dst, len);
       r->owned = std::move(bytes);

@@ -589,6 +589,24 @@ TEST(PickleStream, SharedArrayInTwoSplitsIsNotLostByTheMove) {
   EXPECT_EQ(d.validation.labels, (std::vector<uint8_t>{3, 4, 5, 6}));
 }
 
+TEST(PickleStream, LargeLatin1TextIsSpentByItsEncode) {
+  // Python 3 protocol 2 spells array data as _codecs.encode(text, 'latin1'); a large text is
+  // decoded in place, so a stream that encodes the same (memoized) text twice is refused.
+  const std::string encode = "c_codecs\nencode\n";
+  const std::string latin1 = "\x8c\x06latin1";
+  const std::string text = "X" + le(1 << 20, 4) + std::string(1 << 20, 'a') + "q\x01";
+  const std::string p = std::string("\x80\x02") + encode + text + latin1 + "\x86R" + encode +
+                        std::string("h\x01", 2) + latin1 + "\x86R.";
+  EXPECT_STATUS(parse(p), Code::kDataError,
+                "REDUCE at offset " + std::to_string(p.size() - 2) +
+                    ": _codecs.encode expects (text, 'latin1')");
+  // A small text is copied, so using it twice is fine (the stream then fails for its 2 values).
+  const std::string small = "X" + le(3, 4) + "abc" + "q\x01";
+  EXPECT_STATUS(parse(std::string("\x80\x02") + encode + small + latin1 + "\x86R" + encode +
+                      std::string("h\x01", 2) + latin1 + "\x86R."),
+                Code::kDataError, "found 2 values");
+}
+
 // ---------- real data ----------
 
 // The raw IDX bytes (after the header) of a shared file.
