@@ -200,7 +200,10 @@ TEST(Signal, SecondSignalExitsAtOnceAndTheCheckpointStillLoads) {
 TEST(Signal, SigkillAtRandomMomentsNeverBreaksTheCheckpoint) {
   NNET_REQUIRE_SHARED_DATA(data);
   const std::string tmp = make_temp_dir("nnet-kill");
-  const int epochs = 40, tries = 16, min_mid_run_kills = 12;
+  // Kills until 16 landed mid-training (at most 40 tries). On a busy machine a run can get
+  // several epochs further than planned before the kill lands, so the chain is long (100 epochs)
+  // and the count of landed kills, not of tries, is what the loop waits for.
+  const int epochs = 100, tries = 40, wanted_kills = 16, min_mid_run_kills = 12;
   const auto base = with(train_args(data, epochs), {"--checkpoint-every", "20"});
   const auto t0 = std::chrono::steady_clock::now();
   Child ref(with(base, {"--checkpoint", tmp + "/ref"}), tmp + "/ref.err");
@@ -234,6 +237,7 @@ TEST(Signal, SigkillAtRandomMomentsNeverBreaksTheCheckpoint) {
       ASSERT_TRUE(s.ok()) << "after kill " << i << ": " << s.message();
     }
     if (rc == 0) break;  // the chain finished before the kill landed
+    if (killed >= wanted_kills) break;
   }
   std::printf("killed %d of %d runs mid-training (%d of them resumed runs), %d finished\n", killed,
               tries, resumed, finished);
