@@ -12,20 +12,10 @@
 #include <cstring>
 #include <vector>
 
+#include "test_util.h"
+
 namespace nnet {
 namespace {
-
-#if defined(__SANITIZE_ADDRESS__)
-constexpr bool kAsan = true;  // ASan's allocator dies (exit 1) instead of throwing bad_alloc
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-constexpr bool kAsan = true;
-#else
-constexpr bool kAsan = false;
-#endif
-#else
-constexpr bool kAsan = false;
-#endif
 
 void expect_one_line(const Status& s, const std::string& what) {
   EXPECT_EQ(s.code(), Code::kDataError) << s.message();
@@ -112,7 +102,7 @@ TEST(Isolate, MemoryBudgetHolds) {
       },
       &got);
   expect_one_line(s, "t");
-  if (!kAsan)
+  if (!testing::kAddressSanitizer)
     EXPECT_NE(s.message().find("ran out of its 64 MiB memory budget"), std::string::npos)
         << s.message();
   rusage children{};
@@ -128,7 +118,7 @@ TEST(Isolate, MemoryBudgetHolds) {
         return null ? DataError("t: malloc refused") : Status::Ok();
       },
       &got);
-  if (!kAsan) EXPECT_EQ(s.message(), "t: malloc refused");
+  if (!testing::kAddressSanitizer) EXPECT_EQ(s.message(), "t: malloc refused");
 }
 
 TEST(Isolate, ResultCapHolds) {

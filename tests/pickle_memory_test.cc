@@ -39,21 +39,10 @@ bool run_measured(const std::vector<std::string>& args, int* status, long* maxrs
   return true;
 }
 
-#if defined(__SANITIZE_ADDRESS__)
-constexpr bool kSanitized = true;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-constexpr bool kSanitized = true;
-#else
-constexpr bool kSanitized = false;
-#endif
-#else
-constexpr bool kSanitized = false;
-#endif
-
 TEST(PickleMemory, TrainOnSharedPickleStaysWithinTarget) {
   // ASan's shadow memory, redzones and quarantine inflate RSS ~2x: the target is for real builds.
-  if (kSanitized) GTEST_SKIP() << "peak-RSS target not checked under AddressSanitizer";
+  if (testing::kAddressSanitizer)
+    GTEST_SKIP() << "peak-RSS target not checked under AddressSanitizer";
   NNET_REQUIRE_SHARED_DATA(dir);
   const std::string pkl = dir + "/mnist.pkl.gz";
   DataSplits d;

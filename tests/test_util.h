@@ -14,6 +14,20 @@ std::string shared_mnist_dir();
   if (dir.empty())                                       \
   GTEST_SKIP() << "../shared/data/mnist-first10k not found: real-MNIST test skipped"
 
+// True in AddressSanitizer builds: its allocator and shadow memory change memory figures and
+// make a failed allocation abort instead of returning null or throwing.
+#if defined(__SANITIZE_ADDRESS__)
+inline constexpr bool kAddressSanitizer = true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+inline constexpr bool kAddressSanitizer = true;
+#else
+inline constexpr bool kAddressSanitizer = false;
+#endif
+#else
+inline constexpr bool kAddressSanitizer = false;
+#endif
+
 // Debian's /usr/bin/python3 with numpy, or "" when it (or numpy) is missing.
 std::string debian_python();
 
