@@ -715,17 +715,19 @@ Status load_hdf5(const std::string& path, const std::string* image, Model* out) 
     std::error_code ec;
     file_bytes = static_cast<size_t>(fs::file_size(path, ec));
     if (ec) return NoInput(path + ": cannot read: " + ec.message());
-    if (file_bytes > kMaxModelFileBytes)
-      return DataError(path + ": model larger than " + std::to_string(kMaxModelFileBytes >> 30) +
-                       " GiB");
   }
+  if (file_bytes > kMaxModelFileBytes)
+    return DataError(path + ": model larger than " + std::to_string(kMaxModelFileBytes >> 30) +
+                     " GiB");
   IsolationLimits limits;
   // The core driver holds up to two copies of the image, the reader one more as floats plus the
   // result; 256 MiB covers the library itself.
   limits.extra_memory_bytes = (size_t{256} << 20) + 6 * file_bytes;
   limits.seconds = 5 + static_cast<double>(file_bytes >> 24);  // + 1 s per 16 MiB
   limits.max_result_bytes = (size_t{64} << 20) + kMaxModelParams * sizeof(float);
-  H5open();  // initialise libhdf5 once here, not again in every child
+  // Library-wide setup once, in the parent, so children inherit it (each child still sets up the
+  // parts it touches: most of the ~13 ms a load costs, measured in docs/robustness.md).
+  H5open();
   std::string result;
   NNET_RETURN_IF_ERROR(run_isolated(
       path + ": HDF5 reader", limits,
@@ -827,9 +829,6 @@ Status model_from_json(const std::string& text, const std::string& name, Model* 
 }
 
 Status model_from_hdf5(const std::string& bytes, const std::string& name, Model* out) {
-  if (bytes.size() > kMaxModelFileBytes)
-    return DataError(name + ": model larger than " + std::to_string(kMaxModelFileBytes >> 30) +
-                     " GiB");
   return load_hdf5(name, &bytes, out);
 }
 
