@@ -8,6 +8,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "nnet/layers.h"
 #include "nnet/status.h"
 
 namespace nnet {
@@ -28,6 +29,10 @@ struct Architecture {
   std::vector<int> sizes;               // neurons per layer, input first: {784, 30, 10}
   std::vector<Activation> activations;  // one per weight layer: sizes.size() - 1
   Cost cost = Cost::kQuadratic;
+  // Chapter 6: when non-empty the net is this stack of typed layers on `input` (layers.h), and
+  // sizes = {input.size(), ..., outputs} only summarises it; when empty it is the dense net above.
+  Shape input{1, 28, 28};
+  std::vector<LayerSpec> layers;
 };
 
 // The notebook's network: sigmoid everywhere, quadratic cost.
