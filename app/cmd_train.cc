@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 #include <functional>
+#include <set>
 #include <sstream>
 
 #include "commands.h"
@@ -11,6 +12,7 @@
 #include "interrupt.h"
 #include "model_flags.h"
 #include "nnet/checkpoint.h"
+#include "nnet/expand.h"
 #include "nnet/fileio.h"
 #include "nnet/history.h"
 #include "nnet/model_io.h"
@@ -44,6 +46,7 @@ struct TrainFlags {
   uint32_t numpy_seed = 0;      // --numpy-seed (default: --seed)
   uint64_t python_seed = 0;     // --python-seed (default: --seed)
   bool python2_shuffle = false;
+  bool expand = false;  // --expand: expand_mnist.py's 5x training data, made in memory
 };
 
 // The flags that shape a run, as a checkpoint records them: --resume takes those not given on
@@ -85,7 +88,8 @@ std::vector<RunField> run_fields(TrainFlags& f) {
           run_field("--plateau", "plateau", &o.plateau_epochs),
           run_field("--early-stop", "early_stop", &o.early_stop),
           run_field("--monitor", "monitor", &f.monitor),
-          run_field("--record-gradients", "record_gradients", &o.record_gradients)};
+          run_field("--record-gradients", "record_gradients", &o.record_gradients),
+          run_field("--expand", "expand", &f.expand)};
 }
 
 nlohmann::json run_options(TrainFlags& f) {
@@ -94,12 +98,17 @@ nlohmann::json run_options(TrainFlags& f) {
   return j;
 }
 
+const std::set<std::string> kChapter6Keys = {"expand"};
+
 // --resume: flags not given take the checkpoint's value; --epochs (to extend a run) and --data
 // (the contents are checked by CRC instead) may change, any other flag must match.
 Status apply_saved_options(TrainFlags& f, const CLI::App& cmd, const nlohmann::json& saved) {
   const std::string where = "--resume " + f.resume;
   for (RunField& r : run_fields(f)) {
     auto it = saved.find(r.key);
+    // Checkpoints written before the chapter-6 flags existed lack their keys: those runs had
+    // the defaults.
+    if (it == saved.end() && kChapter6Keys.count(r.key) > 0 && cmd.count(r.flag) == 0) continue;
     if (it == saved.end())
       return DataError(where + ": the checkpoint's options lack \"" + std::string(r.key) + "\"");
     if (cmd.count(r.flag) > 0) {
@@ -208,6 +217,7 @@ nlohmann::json options_json(const TrainFlags& f, const Architecture& arch,
   j["early_stop"] = f.opts.early_stop;
   j["train_size"] = f.train_size;
   j["eval"] = f.eval;
+  j["expand"] = f.expand;
   return j;
 }
 
@@ -281,6 +291,8 @@ int run_train(TrainFlags& f, const CLI::App& cmd) {
                              std::to_string(f.train_size)));
     data.training = head(std::move(data.training), static_cast<size_t>(f.train_size));
   }
+  if (f.expand)
+    if (Status s = expand_training(&data.training, f.opts.seed); !s.ok()) return fail(s);
   const Dataset* evaluation = nullptr;
   if (Status s = pick_split(data, f.eval, "--eval", &evaluation); !s.ok()) return fail(s);
   if (Status s = validate(arch, data.training.pixels(), 10); !s.ok()) return fail(s);
@@ -469,6 +481,9 @@ void add_train_command(CLI::App& app, int* exit_code) {
                   "--reference: random.seed for the shuffles (default --seed)");
   cmd->add_flag("--python2-shuffle", f->python2_shuffle,
                 "--reference: Python 2.7's random.shuffle (the book's published runs)");
+  cmd->add_flag("--expand", f->expand,
+                "5x training data as expand_mnist.py: each image and its 1-pixel shifts, shuffled "
+                "once by --seed");
   cmd->callback([f, exit_code, cmd] { *exit_code = run_train(*f, *cmd); });
 }
 
