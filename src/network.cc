@@ -4,6 +4,7 @@
 #include <cmath>
 #include <string>
 
+#include "conv.h"
 #include "kernels.h"
 #include "nnet/pyrandom.h"
 
@@ -26,7 +27,8 @@ constexpr Named kCosts[] = {{"quadratic", static_cast<int>(Cost::kQuadratic)},
 constexpr Named kInits[] = {{"large", static_cast<int>(Init::kLarge)},
                             {"default", static_cast<int>(Init::kDefault)},
                             {"xavier", static_cast<int>(Init::kXavier)},
-                            {"he", static_cast<int>(Init::kHe)}};
+                            {"he", static_cast<int>(Init::kHe)},
+                            {"network3", static_cast<int>(Init::kNetwork3)}};
 
 template <class E, size_t N>
 const char* lookup_name(const Named (&table)[N], E value) {
@@ -134,7 +136,89 @@ Architecture sigmoid_architecture(std::vector<int> sizes, Cost cost) {
   return arch;
 }
 
+namespace {
+
+// validate() for a layer stack: shapes, then the cost against the last layer.
+Status validate_stack(const Architecture& arch, int input_pixels, int num_classes) {
+  if (arch.input.size() != input_pixels)
+    return UsageError("--layers: input shape " + std::to_string(arch.input.c) + "x" +
+                      std::to_string(arch.input.h) + "x" + std::to_string(arch.input.w) +
+                      " must match the image size " + std::to_string(input_pixels));
+  std::vector<Shape> shapes;
+  NNET_RETURN_IF_ERROR(layer_shapes(arch.input, arch.layers, num_classes, &shapes));
+  for (const LayerSpec& l : arch.layers)
+    if ((l.kind == LayerKind::kConv || l.kind == LayerKind::kFullyConnected) &&
+        l.activation == Activation::kSoftmax)
+      return UsageError("--activation: softmax is a layer (softmax:N), not a conv/fc activation");
+  const LayerSpec& last = arch.layers.back();
+  const bool softmax_out = last.kind == LayerKind::kSoftmax;
+  if (softmax_out != (arch.cost == Cost::kLogLikelihood))
+    return UsageError(std::string("--cost: log-likelihood goes with a softmax output layer, "
+                                  "found cost ") +
+                      name(arch.cost) + " with last layer " + layers_to_string({last}));
+  if (arch.cost == Cost::kCrossEntropy && last.activation != Activation::kSigmoid)
+    return UsageError(std::string("--cost: cross-entropy needs a sigmoid output layer, found ") +
+                      name(last.activation));
+  return Status::Ok();
+}
+
+}  // namespace
+
+bool has_dropout(const Architecture& arch) {
+  for (const LayerSpec& l : arch.layers)
+    if (l.kind == LayerKind::kDropout) return true;
+  return false;
+}
+
+LayerTable make_layer_table(Architecture* arch) {
+  LayerTable t;
+  if (arch->layers.empty()) {
+    for (size_t l = 0; l + 1 < arch->sizes.size(); ++l) {
+      t.rows.push_back(arch->sizes[l + 1]);
+      t.cols.push_back(arch->sizes[l]);
+    }
+    return t;
+  }
+  const Status s = layer_shapes(arch->input, arch->layers, 0, &t.shapes);
+  assert(s.ok());
+  (void)s;
+  arch->sizes.assign(1, arch->input.size());
+  arch->activations.clear();
+  Shape in = arch->input;
+  for (size_t i = 0; i < arch->layers.size(); ++i) {
+    const LayerSpec& l = arch->layers[i];
+    int rows = 0, cols = 0;
+    switch (l.kind) {
+      case LayerKind::kConv:
+        rows = l.units;
+        cols = in.c * l.kernel * l.kernel;
+        break;
+      case LayerKind::kFullyConnected:
+      case LayerKind::kSoftmax:
+        rows = l.units;
+        cols = in.size();
+        break;
+      default:
+        break;
+    }
+    if (rows > 0) {
+      t.weight_index.push_back(static_cast<int>(t.rows.size()));
+      t.stack_index.push_back(static_cast<int>(i));
+      t.rows.push_back(rows);
+      t.cols.push_back(cols);
+      arch->sizes.push_back(t.shapes[i].size());
+      arch->activations.push_back(l.kind == LayerKind::kSoftmax ? Activation::kSoftmax
+                                                                : l.activation);
+    } else {
+      t.weight_index.push_back(-1);
+    }
+    in = t.shapes[i];
+  }
+  return t;
+}
+
 Status validate(const Architecture& arch, int input_pixels, int num_classes) {
+  if (!arch.layers.empty()) return validate_stack(arch, input_pixels, num_classes);
   const auto& s = arch.sizes;
   if (s.size() < 2)
     return UsageError("--sizes: expected at least 2 layers (e.g. 784,30,10), found " +
@@ -167,9 +251,55 @@ Status validate(const Architecture& arch, int input_pixels, int num_classes) {
   return Status::Ok();
 }
 
+namespace {
+
+// network3.py's initialisation, layer by layer in stack order (see init_params' contract).
+template <class T>
+void init_network3(NetworkT<T>& net, NumpyRandom& rng) {
+  for (int l = 0; l < net.layers(); ++l) {
+    auto w = net.weight(l);  // (rows, cols)
+    auto b = net.bias(l);    // (rows)
+    const int i = net.is_stack() ? net.stack_layer(l) : -1;
+    const bool softmax = i >= 0 ? net.spec(i).kind == LayerKind::kSoftmax
+                                : net.arch().activations[l] == Activation::kSoftmax;
+    if (softmax) {
+      w.setZero();
+      b.setZero();
+      continue;
+    }
+    if (i >= 0 && net.spec(i).kind == LayerKind::kConv) {
+      const LayerSpec& s = net.spec(i);
+      const int F = s.units, K = s.kernel, C = net.input_shape(i).c;
+      int P = 1;
+      if (i + 1 < net.stack_size() && (net.spec(i + 1).kind == LayerKind::kMaxPool ||
+                                       net.spec(i + 1).kind == LayerKind::kAvgPool))
+        P = net.spec(i + 1).kernel;
+      const double scale = std::sqrt(1.0 / (static_cast<double>(F) * K * K / (P * P)));
+      // numpy fills (F, C, K, K) row-major; theano's conv2d flips kernels, nnet does not.
+      for (int f = 0; f < F; ++f)
+        for (int c = 0; c < C; ++c)
+          for (int ky = 0; ky < K; ++ky)
+            for (int kx = 0; kx < K; ++kx)
+              w(f, (c * K + (K - 1 - ky)) * K + (K - 1 - kx)) = static_cast<T>(rng.randn() * scale);
+    } else {
+      // Drawn as (n_in, n_out) row-major: column-major (n_out, n_in) order.
+      const double scale = std::sqrt(1.0 / static_cast<double>(w.rows()));
+      for (Eigen::Index k = 0; k < w.cols(); ++k)
+        for (Eigen::Index j = 0; j < w.rows(); ++j) w(j, k) = static_cast<T>(rng.randn() * scale);
+    }
+    for (Eigen::Index j = 0; j < b.size(); ++j) b[j] = static_cast<T>(rng.randn());
+  }
+}
+
+}  // namespace
+
 template <class T>
 void init_params(NetworkT<T>& net, Init init, uint32_t seed) {
   NumpyRandom rng(seed);
+  if (init == Init::kNetwork3) {
+    init_network3(net, rng);
+    return;
+  }
   // The book draws all biases first, then all weights; randn(y, x) fills row-major.
   for (int l = 0; l < net.layers(); ++l) {
     auto b = net.bias(l);  // (y)
@@ -192,6 +322,8 @@ void init_params(NetworkT<T>& net, Init init, uint32_t seed) {
       case Init::kHe:
         scale = std::sqrt(2.0 / n_in);
         break;
+      case Init::kNetwork3:
+        break;
     }
     for (Eigen::Index j = 0; j < w.rows(); ++j)
       for (Eigen::Index k = 0; k < w.cols(); ++k) w(j, k) = static_cast<T>(rng.randn() * scale);
@@ -202,6 +334,19 @@ template <class T>
 WorkspaceT<T> make_workspace(const NetworkT<T>& net, int max_batch) {
   WorkspaceT<T> ws;
   ws.max_batch = max_batch;
+  if (net.is_stack()) {
+    for (int i = 0; i < net.stack_size(); ++i) {
+      const int size = net.shape(i).size();
+      const LayerKind k = net.spec(i).kind;
+      ws.z.emplace_back(net.weight_layer(i) >= 0 ? size : 0, max_batch);  // (size, max_batch)
+      ws.a.emplace_back(size, max_batch);                                 // (size, max_batch)
+      ws.delta.emplace_back(size, max_batch);                             // (size, max_batch)
+      ws.mask.emplace_back(k == LayerKind::kDropout ? size : 0, max_batch);
+      ws.argmax.emplace_back(k == LayerKind::kMaxPool ? static_cast<size_t>(size) * max_batch : 0);
+    }
+    ws.cols.resize(static_cast<size_t>(max_batch));
+    return ws;
+  }
   for (int l = 0; l < net.layers(); ++l) {
     ws.z.emplace_back(net.rows(l), max_batch);      // (sizes[l+1], max_batch)
     ws.a.emplace_back(net.rows(l), max_batch);      // (sizes[l+1], max_batch)
@@ -251,10 +396,261 @@ void forward_fast(const Network& net, const float* const* x, int m, Workspace& w
 
 }  // namespace
 
+// ---- Layer stacks: one forward/backward pair per layer kind. ----
+namespace {
+
+// A layer's input: (in_size, m) with leading dimension ld.
+template <class T>
+struct Input {
+  const T* data;
+  int ld;
+};
+
+template <class T>
+using ConstStrided = Eigen::Map<const MatrixT<T>, 0, Eigen::OuterStride<>>;
+
+template <class T>
+Input<T> stack_input(const WorkspaceT<T>& ws, const Eigen::Ref<const MatrixT<T>>& x, int i) {
+  if (i == 0) return {x.data(), static_cast<int>(x.outerStride())};
+  return {ws.a[i - 1].data(), static_cast<int>(ws.a[i - 1].rows())};
+}
+
+template <class T>
+conv::Geometry geometry(const NetworkT<T>& net, int i) {
+  const Shape& in = net.input_shape(i);
+  const LayerSpec& s = net.spec(i);
+  conv::Geometry g;
+  g.c = in.c;
+  g.h = in.h;
+  g.w = in.w;
+  g.filters = s.units;
+  g.k = s.kernel;
+  g.stride = s.stride;
+  g.pad = s.pad;
+  return g;
+}
+
+template <class T>
+void conv_forward(const NetworkT<T>& net, int i, Input<T> x, int m, WorkspaceT<T>& ws) {
+  const int l = net.weight_layer(i);
+  const T* p = net.params().data();
+  MatrixT<T>& z = ws.z[i];  // (F*oh*ow, max_batch)
+  conv::forward<T>(geometry(net, i), p + net.weight_offset(l), p + net.bias_offset(l), x.data, x.ld,
+                   m, z.data(), static_cast<int>(z.rows()), ws.threads);
+  activate<T>(net.spec(i).activation, z.leftCols(m), ws.a[i].leftCols(m));
+}
+
+// ws.delta[i] holds dC/da on entry (dC/dz when `is_output`), dC/dz on exit; dC/d(input) goes to
+// ws.delta[i-1].
+template <class T>
+void conv_backward(const NetworkT<T>& net, int i, Input<T> x, int m, WorkspaceT<T>& ws, T* grad,
+                   bool is_output) {
+  const int l = net.weight_layer(i);
+  auto d = ws.delta[i].leftCols(m);  // (F*oh*ow, m)
+  if (!is_output)
+    times_derivative<T>(net.spec(i).activation, ws.z[i].leftCols(m), ws.a[i].leftCols(m), d);
+  const conv::Geometry g = geometry(net, i);
+  const int ldd = static_cast<int>(ws.delta[i].rows());
+  conv::backward_params<T>(g, x.data, x.ld, d.data(), ldd, m, grad + net.weight_offset(l),
+                           grad + net.bias_offset(l), ws.threads);
+  if (i > 0)
+    conv::backward_input<T>(g, net.params().data() + net.weight_offset(l), d.data(), ldd, m,
+                            ws.delta[i - 1].data(), static_cast<int>(ws.delta[i - 1].rows()),
+                            ws.threads);
+}
+
+// fc and softmax: z = W x + b, a = act(z).
+template <class T>
+void dense_layer_forward(const NetworkT<T>& net, int i, Input<T> x, int m, WorkspaceT<T>& ws) {
+  const int l = net.weight_layer(i);
+  ConstStrided<T> X(x.data, net.cols(l), m, Eigen::OuterStride<>(x.ld));  // (in_size, m)
+  auto z = ws.z[i].leftCols(m);                                           // (N, m)
+  z.noalias() = net.weight(l) * X;
+  z.colwise() += net.bias(l);
+  activate<T>(net.arch().activations[l], z, ws.a[i].leftCols(m));
+}
+
+template <class T>
+void dense_layer_backward(const NetworkT<T>& net, int i, Input<T> x, int m, WorkspaceT<T>& ws,
+                          T* grad, bool is_output) {
+  const int l = net.weight_layer(i);
+  auto d = ws.delta[i].leftCols(m);  // (N, m)
+  if (!is_output)
+    times_derivative<T>(net.arch().activations[l], ws.z[i].leftCols(m), ws.a[i].leftCols(m), d);
+  ConstStrided<T> X(x.data, net.cols(l), m, Eigen::OuterStride<>(x.ld));  // (in_size, m)
+  typename NetworkT<T>::MatrixMap gw(grad + net.weight_offset(l), net.rows(l), net.cols(l));
+  typename NetworkT<T>::VectorMap gb(grad + net.bias_offset(l), net.rows(l));
+  gw.noalias() += d * X.transpose();
+  gb += d.rowwise().sum();
+  if (i > 0) ws.delta[i - 1].leftCols(m).noalias() = net.weight(l).transpose() * d;
+}
+
+// Non-overlapping P x P pools over each channel; max pooling records the winner's input index.
+template <class T>
+void pool_forward(const NetworkT<T>& net, int i, Input<T> x, int m, WorkspaceT<T>& ws) {
+  const Shape& in = net.input_shape(i);
+  const Shape& out = net.shape(i);
+  const int P = net.spec(i).kernel, osize = out.size();
+  const bool is_max = net.spec(i).kind == LayerKind::kMaxPool;
+  const T inv = T(1) / static_cast<T>(P * P);
+  for (int j = 0; j < m; ++j) {
+    const T* xj = x.data + static_cast<size_t>(j) * x.ld;  // (c, h, w)
+    T* aj = ws.a[i].data() + static_cast<size_t>(j) * osize;
+    int* win = is_max ? ws.argmax[i].data() + static_cast<size_t>(j) * osize : nullptr;
+    for (int c = 0; c < out.c; ++c)
+      for (int oy = 0; oy < out.h; ++oy)
+        for (int ox = 0; ox < out.w; ++ox) {
+          const int o = (c * out.h + oy) * out.w + ox;
+          int best = (c * in.h + oy * P) * in.w + ox * P;
+          T acc = T(0), mx = xj[best];
+          for (int py = 0; py < P; ++py)
+            for (int px = 0; px < P; ++px) {
+              const int k = (c * in.h + oy * P + py) * in.w + ox * P + px;
+              acc += xj[k];
+              if (xj[k] > mx) {  // first maximum wins ties, like theano's max_pool_2d
+                mx = xj[k];
+                best = k;
+              }
+            }
+          if (is_max) {
+            aj[o] = mx;
+            win[o] = best;
+          } else {
+            aj[o] = acc * inv;
+          }
+        }
+  }
+}
+
+// Routes dC/da to the max's input, or spreads it evenly over the pool (avg).
+template <class T>
+void pool_backward(const NetworkT<T>& net, int i, int m, WorkspaceT<T>& ws) {
+  if (i == 0) return;
+  const Shape& in = net.input_shape(i);
+  const Shape& out = net.shape(i);
+  const int P = net.spec(i).kernel, osize = out.size(), isize = in.size();
+  const bool is_max = net.spec(i).kind == LayerKind::kMaxPool;
+  const T inv = T(1) / static_cast<T>(P * P);
+  auto dp = ws.delta[i - 1].leftCols(m);  // (in_size, m)
+  dp.setZero();
+  for (int j = 0; j < m; ++j) {
+    const T* dj = ws.delta[i].data() + static_cast<size_t>(j) * osize;
+    T* pj = dp.data() + static_cast<size_t>(j) * isize;
+    if (is_max) {
+      const int* win = ws.argmax[i].data() + static_cast<size_t>(j) * osize;
+      for (int o = 0; o < osize; ++o) pj[win[o]] += dj[o];
+      continue;
+    }
+    for (int c = 0; c < out.c; ++c)
+      for (int oy = 0; oy < out.h; ++oy)
+        for (int ox = 0; ox < out.w; ++ox) {
+          const T g = dj[(c * out.h + oy) * out.w + ox] * inv;
+          for (int py = 0; py < P; ++py)
+            for (int px = 0; px < P; ++px) pj[(c * in.h + oy * P + py) * in.w + ox * P + px] += g;
+        }
+  }
+}
+
+// The factor a dropout layer applies at test time: network3 scales by 1-p, inverted does not.
+template <class T>
+T dropout_test_scale(const LayerSpec& s) {
+  return s.inverted ? T(1) : static_cast<T>(1.0 - s.drop);
+}
+
+template <class T>
+void dropout_forward(const NetworkT<T>& net, int i, Input<T> x, int m, WorkspaceT<T>& ws,
+                     bool training) {
+  const int n = net.shape(i).size();
+  ConstStrided<T> X(x.data, n, m, Eigen::OuterStride<>(x.ld));  // (size, m)
+  auto a = ws.a[i].leftCols(m);
+  if (training)
+    a = X.cwiseProduct(ws.mask[i].leftCols(m));
+  else
+    a = X * dropout_test_scale<T>(net.spec(i));
+}
+
+template <class T>
+void dropout_backward(const NetworkT<T>& net, int i, int m, WorkspaceT<T>& ws, bool training) {
+  if (i == 0) return;
+  auto d = ws.delta[i].leftCols(m);
+  if (training)
+    ws.delta[i - 1].leftCols(m) = d.cwiseProduct(ws.mask[i].leftCols(m));
+  else
+    ws.delta[i - 1].leftCols(m) = d * dropout_test_scale<T>(net.spec(i));
+}
+
+template <class T>
+void stack_forward(const NetworkT<T>& net, const Eigen::Ref<const MatrixT<T>>& x, int m,
+                   WorkspaceT<T>& ws, bool training) {
+  assert(x.rows() == net.inputs() && static_cast<int>(ws.a.size()) == net.stack_size());
+  for (int i = 0; i < net.stack_size(); ++i) {
+    const Input<T> in = stack_input(ws, x, i);
+    switch (net.spec(i).kind) {
+      case LayerKind::kConv:
+        conv_forward(net, i, in, m, ws);
+        break;
+      case LayerKind::kMaxPool:
+      case LayerKind::kAvgPool:
+        pool_forward(net, i, in, m, ws);
+        break;
+      case LayerKind::kFullyConnected:
+      case LayerKind::kSoftmax:
+        dense_layer_forward(net, i, in, m, ws);
+        break;
+      case LayerKind::kDropout:
+        dropout_forward(net, i, in, m, ws, training);
+        break;
+    }
+    assert(ws.a[i].rows() == net.shape(i).size() && ws.a[i].cols() >= m);
+  }
+}
+
+template <class T>
+void stack_backward(const NetworkT<T>& net, const Eigen::Ref<const MatrixT<T>>& x,
+                    const Eigen::Ref<const MatrixT<T>>& y, int m, WorkspaceT<T>& ws, T* grad,
+                    bool training) {
+  const int S = net.stack_size();
+  const int L = net.layers();
+  {
+    // Output error dC/dz of the summed cost, as for dense nets.
+    auto d = ws.delta[S - 1].leftCols(m);  // (outputs, m)
+    d = ws.a[S - 1].leftCols(m) - y.leftCols(m);
+    if (net.arch().cost == Cost::kQuadratic)
+      times_derivative<T>(net.arch().activations[L - 1], ws.z[S - 1].leftCols(m),
+                          ws.a[S - 1].leftCols(m), d);
+  }
+  for (int i = S - 1; i >= 0; --i) {
+    const Input<T> in = stack_input(ws, x, i);
+    switch (net.spec(i).kind) {
+      case LayerKind::kConv:
+        conv_backward(net, i, in, m, ws, grad, i == S - 1);
+        break;
+      case LayerKind::kMaxPool:
+      case LayerKind::kAvgPool:
+        pool_backward(net, i, m, ws);
+        break;
+      case LayerKind::kFullyConnected:
+      case LayerKind::kSoftmax:
+        dense_layer_backward(net, i, in, m, ws, grad, i == S - 1);
+        break;
+      case LayerKind::kDropout:
+        dropout_backward(net, i, m, ws, training);
+        break;
+    }
+    assert(i == 0 || ws.delta[i - 1].rows() == net.input_shape(i).size());
+  }
+}
+
+}  // namespace
+
 template <class T>
 void forward(const NetworkT<T>& net, const NonDeduced<Eigen::Ref<const MatrixT<T>>>& x, int m,
              WorkspaceT<T>& ws, bool dropout_masks) {
   assert(m <= ws.max_batch && x.rows() == net.inputs() && x.cols() >= m);
+  if (net.is_stack()) {
+    stack_forward<T>(net, x, m, ws, dropout_masks);
+    return;
+  }
   if constexpr (std::is_same_v<T, float>) {
     if (use_kernels<T>()) {
       std::vector<const float*> cols(static_cast<size_t>(m));  // (m) image column pointers
@@ -282,6 +678,10 @@ template <class T>
 void backward(const NetworkT<T>& net, const NonDeduced<Eigen::Ref<const MatrixT<T>>>& x,
               const NonDeduced<Eigen::Ref<const MatrixT<T>>>& y, int m, WorkspaceT<T>& ws, T* grad,
               bool dropout_masks) {
+  if (net.is_stack()) {
+    stack_backward<T>(net, x, y, m, ws, grad, dropout_masks);
+    return;
+  }
   const int L = net.layers();
   const Architecture& arch = net.arch();
   // Output error dC/dz for the summed cost.
@@ -380,7 +780,7 @@ bool sgd_step_portable(NetworkT<T>& net, const T* const* x, const uint8_t* label
   }
   forward<T>(net, ws.x, m, ws, dropout_masks);
   backward<T>(net, ws.x, ws.y, m, ws, ws.grad.data(), dropout_masks);
-  if (!ws.delta[net.layers() - 1].leftCols(m).allFinite()) return false;
+  if (!ws.delta.back().leftCols(m).allFinite()) return false;
   apply_update(net, ws.grad.data(), rule, velocity);
   return true;
 }
@@ -394,7 +794,7 @@ bool sgd_step(NetworkT<T>& net, const T* const* x, const uint8_t* labels, int m,
   if constexpr (!std::is_same_v<T, float>) {
     return sgd_step_portable(net, x, labels, m, ws, rule, velocity, dropout_masks);
   } else {
-    if (!use_kernels<T>())
+    if (!use_kernels<T>() || net.is_stack())
       return sgd_step_portable(net, x, labels, m, ws, rule, velocity, dropout_masks);
     forward_fast(net, x, m, ws, dropout_masks);
     if (!output_error(net, labels, m, ws)) return false;

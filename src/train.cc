@@ -36,13 +36,12 @@ void evaluate_chunks(const Network& net, const Dataset& data, bool want_cost, si
                      size_t chunk_stride, std::vector<ChunkResult>* results,
                      std::vector<uint8_t>* predictions) {
   const size_t n = data.size();
-  const int L = net.layers();
   const int outs = net.outputs();
   Workspace ws = make_workspace(net, static_cast<int>(std::min(kEvalChunk, n)));
   for (size_t c = first_chunk; c * kEvalChunk < n; c += chunk_stride) {
     const size_t begin = c * kEvalChunk, count = std::min(kEvalChunk, n - begin);
     forward(net, images_view(data, begin, count), static_cast<int>(count), ws);
-    const auto& a = ws.a[L - 1];  // (outputs, count)
+    const auto& a = ws.a.back();  // (outputs, count)
     ChunkResult r;
     for (size_t j = 0; j < count; ++j) {
       Eigen::Index arg = 0;
@@ -114,7 +113,7 @@ void predict(const Network& net, const float* images, size_t n, Eigen::MatrixXf*
     const size_t count = std::min(chunk, n - begin);
     ConstMatrixMap x(images + begin * net.inputs(), net.inputs(), static_cast<Eigen::Index>(count));
     forward(net, x, static_cast<int>(count), ws);
-    out->middleCols(begin, count) = ws.a[net.layers() - 1].leftCols(count);
+    out->middleCols(begin, count) = ws.a.back().leftCols(count);
   }
 }
 
@@ -177,7 +176,10 @@ Status train(Network& net, const Dataset& training, const Dataset* evaluation,
   const int L = net.layers();
   const int m_max = static_cast<int>(std::min<size_t>(opts.batch, n));
   const size_t batches = (n + opts.batch - 1) / opts.batch;
-  const bool use_dropout = opts.dropout > 0 && L > 1;
+  if (net.is_stack() && opts.dropout > 0)
+    return UsageError("--dropout: a layer stack spells dropout as a layer (dropout:P in --layers)");
+  // Stacks carry their dropout in dropout layers; dense nets in opts.dropout.
+  const bool use_dropout = net.is_stack() ? has_dropout(net.arch()) : opts.dropout > 0 && L > 1;
   const bool use_momentum = opts.momentum > 0;
   if (use_momentum && st.velocity.size() != net.params().size())
     st.velocity.assign(net.params().size(), 0.0f);
@@ -188,6 +190,7 @@ Status train(Network& net, const Dataset& training, const Dataset* evaluation,
   drop_rng.set_state(st.dropout_rng);
 
   Workspace ws = make_workspace(net, m_max);
+  ws.threads = opts.conv_threads;
   std::vector<const float*> cols(m_max);  // (batch) the mini-batch's images, in place
   std::vector<uint8_t> labels(m_max);     // (batch)
   // Only with record_gradients, which needs the whole gradient:
@@ -203,7 +206,8 @@ Status train(Network& net, const Dataset& training, const Dataset* evaluation,
     rep.epoch = st.epoch;
     rep.eta = st.eta;
     const auto t0 = Clock::now();
-    if (st.batch_pos == 0) shuffler.shuffle(st.order);  // in place, every epoch, like the notebook
+    if (st.batch_pos == 0 && opts.shuffle)
+      shuffler.shuffle(st.order);  // in place, every epoch, like the notebook
     std::fill(bias_norm_sum.begin(), bias_norm_sum.end(), 0.0);
     std::fill(weight_norm_sum.begin(), weight_norm_sum.end(), 0.0);
     if (st.batch_pos != 0 && st.grad_norm_sums.size() == 2 * static_cast<size_t>(L)) {
@@ -211,7 +215,9 @@ Status train(Network& net, const Dataset& training, const Dataset* evaluation,
       std::copy_n(st.grad_norm_sums.begin(), L, bias_norm_sum.begin());
       std::copy_n(st.grad_norm_sums.begin() + L, L, weight_norm_sum.begin());
     }
-    const double decay = 1.0 - st.eta * opts.lambda / static_cast<double>(n);
+    const double decay =
+        1.0 - st.eta * opts.lambda /
+                  static_cast<double>(opts.l2_style == L2Style::kNetwork3 ? batches : n);
 
     for (size_t b = st.batch_pos; b < batches; ++b) {
       const size_t begin = b * opts.batch;
@@ -222,7 +228,9 @@ Status train(Network& net, const Dataset& training, const Dataset* evaluation,
         cols[j] = training.image(idx);
         labels[j] = training.labels[idx];
       }
-      if (use_dropout) {
+      if (use_dropout && net.is_stack()) {
+        fill_dropout_masks(net, ws, m, [&] { return drop_rng.next_double53(); });
+      } else if (use_dropout) {
         for (int l = 0; l + 1 < L; ++l) {
           auto mask = ws.mask[l].leftCols(m);  // (sizes[l+1], m)
           for (Eigen::Index k = 0; k < mask.size(); ++k)
@@ -248,7 +256,7 @@ Status train(Network& net, const Dataset& training, const Dataset* evaluation,
         std::fill(grad.begin(), grad.end(), 0.0f);
         forward(net, x, m, ws, use_dropout);
         backward(net, x, y, m, ws, grad.data(), use_dropout);
-        finite = ws.delta[L - 1].leftCols(m).allFinite();
+        finite = ws.delta.back().leftCols(m).allFinite();
         if (finite) {
           for (int l = 0; l < L; ++l) {
             bias_norm_sum[l] += VectorMap(grad.data() + net.bias_offset(l), net.rows(l)).norm() / m;

@@ -15,7 +15,8 @@ namespace nnet {
 
 enum class Activation { kSigmoid, kTanh, kRelu, kSoftmax, kLinear };
 enum class Cost { kQuadratic, kCrossEntropy, kLogLikelihood };
-enum class Init { kLarge, kDefault, kXavier, kHe };
+// kNetwork3: network3.py's initialisation (stacks only, see init_params).
+enum class Init { kLarge, kDefault, kXavier, kHe, kNetwork3 };
 
 // Names as used on the command line and in model files ("sigmoid", "cross-entropy", "large").
 const char* name(Activation a);
@@ -40,7 +41,23 @@ Architecture sigmoid_architecture(std::vector<int> sizes, Cost cost = Cost::kQua
 
 // Checks sizes (>= 2 layers, all > 0, first == input_pixels, last >= num_classes), one activation
 // per layer, softmax only on the output layer and only with log-likelihood (and vice versa).
+// For a stack (layers non-empty): input.size() == input_pixels, layer_shapes() passes, and the
+// cost fits the last layer (softmax <=> log-likelihood, cross-entropy needs a sigmoid fc).
 Status validate(const Architecture& arch, int input_pixels, int num_classes);
+
+// What NetworkT derives from an architecture: per weight layer its W (rows, cols); for a stack
+// also each stack layer's output shape and the map between stack layers and weight layers.
+struct LayerTable {
+  std::vector<int> rows, cols;    // (weight layers) W_l is (rows[l], cols[l])
+  std::vector<Shape> shapes;      // (stack layers) output shape of each stack layer
+  std::vector<int> weight_index;  // (stack layers) weight layer of stack layer i, or -1
+  std::vector<int> stack_index;   // (weight layers) stack layer of weight layer l
+};
+
+// Builds the table for `arch` (assumed valid) and, for a stack, fills arch->sizes with
+// {input.size(), outputs of each weight layer} and arch->activations with one per weight layer
+// (softmax for a softmax layer), so the dense-era summaries (inputs(), outputs()) stay true.
+LayerTable make_layer_table(Architecture* arch);
 
 // The engine is written once for any scalar: float is what trains (fast), double is what the
 // gradient checks use (central differences need the precision).
@@ -61,7 +78,7 @@ class NetworkT {
 
   NetworkT() = default;
   // Allocates zeroed parameters for `arch` (assumed valid).
-  explicit NetworkT(Architecture arch) : arch_(std::move(arch)) {
+  explicit NetworkT(Architecture arch) : arch_(std::move(arch)), table_(make_layer_table(&arch_)) {
     size_t off = 0;
     for (int l = 0; l < layers(); ++l) {
       offsets_.push_back(off);
@@ -73,11 +90,13 @@ class NetworkT {
   }
 
   const Architecture& arch() const { return arch_; }
-  int layers() const { return static_cast<int>(arch_.sizes.size()) - 1; }  // weight layers
+  int layers() const { return static_cast<int>(table_.rows.size()); }  // weight layers
   int inputs() const { return arch_.sizes.front(); }
   int outputs() const { return arch_.sizes.back(); }
 
-  // All parameters: for each layer l, W_l (sizes[l+1], sizes[l]) column-major, then b_l.
+  // All parameters: for each weight layer l, W_l (rows(l), cols(l)) column-major, then b_l
+  // (rows(l)). Dense: W_l is (sizes[l+1], sizes[l]). Stack, in stack order: conv W (F, C*K*K) with
+  // column index (c*K + ky)*K + kx and b (F); fc/softmax W (N, in_size) and b (N).
   std::vector<T>& params() { return params_; }
   const std::vector<T>& params() const { return params_; }
   size_t weight_offset(int l) const { return offsets_[2 * l]; }
@@ -91,11 +110,22 @@ class NetworkT {
   ConstVectorMap bias(int l) const {
     return ConstVectorMap(params_.data() + bias_offset(l), rows(l));
   }
-  int rows(int l) const { return arch_.sizes[l + 1]; }  // outputs of layer l
-  int cols(int l) const { return arch_.sizes[l]; }      // inputs of layer l
+  int rows(int l) const { return table_.rows[l]; }  // outputs (conv: filters) of weight layer l
+  int cols(int l) const { return table_.cols[l]; }  // inputs (conv: C*K*K) of weight layer l
+
+  // The layer stack (all empty / -1 for a dense net).
+  bool is_stack() const { return !arch_.layers.empty(); }
+  int stack_size() const { return static_cast<int>(arch_.layers.size()); }
+  const LayerSpec& spec(int i) const { return arch_.layers[i]; }
+  // Output shape of stack layer i; input_shape(i) is the previous one (arch.input for i == 0).
+  const Shape& shape(int i) const { return table_.shapes[i]; }
+  const Shape& input_shape(int i) const { return i == 0 ? arch_.input : table_.shapes[i - 1]; }
+  int weight_layer(int i) const { return table_.weight_index[i]; }  // -1: no parameters
+  int stack_layer(int l) const { return table_.stack_index[l]; }
 
  private:
   Architecture arch_;
+  LayerTable table_;
   std::vector<size_t> offsets_;  // (2 * layers): weight and bias offset of each layer
   std::vector<T> params_;
 };
@@ -112,7 +142,12 @@ using ConstVectorMap = Network::ConstVectorMap;
 //   large:   N(0, 1) weights (network.py, network2's large_weight_initializer)
 //   default: N(0, 1/n_in) weights (network2's default_weight_initializer)
 //   xavier:  N(0, 2/(n_in+n_out)) weights;  he: N(0, 2/n_in) weights
-// Biases are N(0, 1) in every case (as in the book).
+// Biases are N(0, 1) in every case (as in the book). Stacks take the same draws over their weight
+// layers (conv n_in = C*K*K, n_out = F). network3 (stacks): layer by layer in stack order, W then
+// b, numpy.random.normal(0, scale) = randn*scale: conv W (F, C, K, K) with scale
+// sqrt(1/(F*K*K/P^2)) (P: the pool right after it, else 1), stored kernel-flipped so nnet's
+// cross-correlation computes network3's convolution; fc W drawn as (in, N) with scale sqrt(1/N);
+// conv/fc b N(0, 1); softmax W and b zero.
 template <class T>
 void init_params(NetworkT<T>& net, Init init, uint32_t seed);
 
@@ -124,7 +159,13 @@ struct WorkspaceT {
   std::vector<MatrixT<T>> a;      // per layer l: (sizes[l+1], max_batch) activations
   std::vector<MatrixT<T>> delta;  // per layer l: (sizes[l+1], max_batch) dC/dz
   std::vector<MatrixT<T>> mask;   // per hidden layer: (sizes[l+1], max_batch) dropout scale
-  std::vector<const T*> cols;     // (max_batch) input column pointers of the layer at hand
+  // Stacks: z, a, delta and mask are per stack layer i: a (shape(i).size(), max_batch) outputs;
+  // z the pre-activations of conv/fc/softmax (0 rows elsewhere); delta dC/dz for those, dC/da for
+  // the others; mask (dropout layers only) the multiplier of each input unit while training.
+  // The output layer's activations are a.back() for dense nets and stacks alike.
+  std::vector<std::vector<int>> argmax;  // per stack layer: maxpool (size * max_batch) winners
+  int threads = 1;             // conv kernel threads (0 = all cores); never changes results
+  std::vector<const T*> cols;  // (max_batch) input column pointers of the layer at hand
   // Only for sgd_step's portable path (sized on first use):
   MatrixT<T> x;         // (inputs, max_batch) gathered images
   MatrixT<T> y;         // (outputs, max_batch) one-hot targets
@@ -136,10 +177,31 @@ template <class T>
 WorkspaceT<T> make_workspace(const NetworkT<T>& net, int max_batch);
 
 // Forward pass on x (inputs, m), m <= ws.max_batch; activations land in ws.a. When `dropout_masks`
-// is true the hidden activations are multiplied by ws.mask (filled by the caller).
+// is true the hidden activations are multiplied by ws.mask (filled by the caller). Stacks: each
+// layer kind has its own forward function, every output shape is asserted; `dropout_masks` means
+// training mode for dropout layers (mask applied), else test mode (network3: inputs times 1-p,
+// inverted: identity).
 template <class T>
 void forward(const NetworkT<T>& net, const NonDeduced<Eigen::Ref<const MatrixT<T>>>& x, int m,
              WorkspaceT<T>& ws, bool dropout_masks = false);
+
+// Fills the dropout masks of a stack's first m columns from `uniform` (draws in [0, 1), e.g.
+// Mt19937::next_double53): per dropout layer, each input unit kept (1, or 1/(1-p) inverted) unless
+// its draw is < p (0). Stack layer order, then column-major. No-op for dense nets.
+template <class T, class Uniform>
+void fill_dropout_masks(const NetworkT<T>& net, WorkspaceT<T>& ws, int m, Uniform&& uniform) {
+  for (int i = 0; i < net.stack_size(); ++i) {
+    const LayerSpec& s = net.spec(i);
+    if (s.kind != LayerKind::kDropout) continue;
+    const T keep = s.inverted ? static_cast<T>(1.0 / (1.0 - s.drop)) : T(1);
+    T* mk = ws.mask[i].data();  // (size, max_batch)
+    const size_t n = static_cast<size_t>(ws.mask[i].rows()) * m;
+    for (size_t k = 0; k < n; ++k) mk[k] = uniform() < s.drop ? T(0) : keep;
+  }
+}
+
+// Whether a stack has any dropout layer.
+bool has_dropout(const Architecture& arch);
 
 // Backward pass after forward(): adds the gradient of the summed cost over the m columns to
 // `grad` (same layout as params). `y` holds one-hot targets (outputs, m).

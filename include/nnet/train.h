@@ -13,6 +13,13 @@
 
 namespace nnet {
 
+// How --lambda decays the weights each mini-batch (biases never decay).
+enum class L2Style {
+  kNetwork2,  // network2.py: w <- (1 - eta*lambda/n) w, n = training images
+  kNetwork3,  // network3.py's cost term 0.5*lambda*sum w^2 / num_batches:
+              // w <- (1 - eta*lambda/num_batches) w
+};
+
 enum class Schedule {
   kConstant,        // eta throughout
   kStep,            // eta *= step_gamma every step_epochs epochs
@@ -40,6 +47,10 @@ struct TrainOptions {
   bool monitor_evaluation_accuracy = true;  // the notebook's "Epoch j: c / n" line
   bool record_gradients = false;            // per-layer gradient norms each epoch
   int threads = 0;                          // evaluation threads; 0 = all cores
+  bool shuffle = true;                      // shuffle every epoch (network3 never shuffles)
+  L2Style l2_style = L2Style::kNetwork2;
+  // Threads for the conv kernels of a training step (0 = all cores); results do not depend on it.
+  int conv_threads = 1;
 };
 
 // Everything measured in one epoch; fields not monitored stay at their defaults (-1 / NaN).
