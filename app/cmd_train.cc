@@ -47,6 +47,10 @@ struct TrainFlags {
   uint64_t python_seed = 0;     // --python-seed (default: --seed)
   bool python2_shuffle = false;
   bool expand = false;  // --expand: expand_mnist.py's 5x training data, made in memory
+  std::string layers;   // --layers: a chapter-6 layer stack (replaces --sizes)
+  bool no_shuffle = false;
+  std::string l2_style = "network2";
+  bool inverted_dropout = false;
 };
 
 // The flags that shape a run, as a checkpoint records them: --resume takes those not given on
@@ -89,7 +93,11 @@ std::vector<RunField> run_fields(TrainFlags& f) {
           run_field("--early-stop", "early_stop", &o.early_stop),
           run_field("--monitor", "monitor", &f.monitor),
           run_field("--record-gradients", "record_gradients", &o.record_gradients),
-          run_field("--expand", "expand", &f.expand)};
+          run_field("--expand", "expand", &f.expand),
+          run_field("--layers", "layers", &f.layers),
+          run_field("--no-shuffle", "no_shuffle", &f.no_shuffle),
+          run_field("--l2-style", "l2_style", &f.l2_style),
+          run_field("--inverted-dropout", "inverted_dropout", &f.inverted_dropout)};
 }
 
 nlohmann::json run_options(TrainFlags& f) {
@@ -98,7 +106,8 @@ nlohmann::json run_options(TrainFlags& f) {
   return j;
 }
 
-const std::set<std::string> kChapter6Keys = {"expand"};
+const std::set<std::string> kChapter6Keys = {"expand", "layers", "no_shuffle", "l2_style",
+                                             "inverted_dropout"};
 
 // --resume: flags not given take the checkpoint's value; --epochs (to extend a run) and --data
 // (the contents are checked by CRC instead) may change, any other flag must match.
@@ -140,30 +149,71 @@ Status split_list(const std::vector<std::string>& in, std::vector<std::string>* 
 }
 
 // Turns the string flags into the architecture and options, with one-line usage errors.
-Status resolve(TrainFlags& f, Architecture* arch) {
-  arch->sizes = f.sizes;
-  if (!parse_cost(f.cost, &arch->cost))
-    return UsageError("--cost: expected quadratic, cross-entropy or log-likelihood, found '" +
-                      f.cost + "'");
-  Init init;
-  if (!parse_init(f.init, &init))
-    return UsageError("--init: expected large, default, xavier or he, found '" + f.init + "'");
-  std::vector<std::string> acts;
-  split_list(f.activations, &acts);
-  const size_t hidden = f.sizes.size() >= 2 ? f.sizes.size() - 2 : 0;
-  if (acts.size() != 1 && acts.size() != hidden)
-    return UsageError("--activation: expected one name or one per hidden layer (" +
-                      std::to_string(hidden) + "), found " + std::to_string(acts.size()));
-  for (size_t l = 0; l < hidden; ++l) {
+Status resolve_stack(TrainFlags& f, Architecture* arch) {
+  std::vector<std::string> names;
+  split_list(f.activations, &names);
+  std::vector<Activation> acts;
+  for (const std::string& nm : names) {
     Activation a;
-    const std::string& nm = acts.size() == 1 ? acts[0] : acts[l];
     if (!parse_activation(nm, &a) || a == Activation::kSoftmax)
       return UsageError("--activation: expected sigmoid, tanh, relu or linear, found '" + nm + "'");
-    arch->activations.push_back(a);
+    acts.push_back(a);
   }
-  if (f.sizes.size() >= 2)
-    arch->activations.push_back(arch->cost == Cost::kLogLikelihood ? Activation::kSoftmax
-                                                                   : Activation::kSigmoid);
+  NNET_RETURN_IF_ERROR(parse_layers(f.layers, acts, &arch->layers));
+  for (LayerSpec& l : arch->layers)
+    if (l.kind == LayerKind::kDropout) l.inverted = f.inverted_dropout;
+  arch->input = Shape{1, 28, 28};
+  return Status::Ok();
+}
+
+Status resolve(TrainFlags& f, Architecture* arch) {
+  if (f.l2_style == "network2")
+    f.opts.l2_style = L2Style::kNetwork2;
+  else if (f.l2_style == "network3")
+    f.opts.l2_style = L2Style::kNetwork3;
+  else
+    return UsageError("--l2-style: expected network2 or network3, found '" + f.l2_style + "'");
+  f.opts.shuffle = !f.no_shuffle;
+  if (!f.layers.empty()) {
+    if (!parse_cost(f.cost, &arch->cost))
+      return UsageError("--cost: expected quadratic, cross-entropy or log-likelihood, found '" +
+                        f.cost + "'");
+    Init init;
+    if (!parse_init(f.init, &init))
+      return UsageError("--init: expected large, default, xavier, he or network3, found '" +
+                        f.init + "'");
+    NNET_RETURN_IF_ERROR(resolve_stack(f, arch));
+  } else {
+    if (f.inverted_dropout)
+      return UsageError("--inverted-dropout: applies to --layers dropout:P layers only");
+    if (f.init == "network3") return UsageError("--init network3: applies to --layers stacks only");
+  }
+  if (f.layers.empty()) {
+    arch->sizes = f.sizes;
+    if (!parse_cost(f.cost, &arch->cost))
+      return UsageError("--cost: expected quadratic, cross-entropy or log-likelihood, found '" +
+                        f.cost + "'");
+    Init init;
+    if (!parse_init(f.init, &init))
+      return UsageError("--init: expected large, default, xavier or he, found '" + f.init + "'");
+    std::vector<std::string> acts;
+    split_list(f.activations, &acts);
+    const size_t hidden = f.sizes.size() >= 2 ? f.sizes.size() - 2 : 0;
+    if (acts.size() != 1 && acts.size() != hidden)
+      return UsageError("--activation: expected one name or one per hidden layer (" +
+                        std::to_string(hidden) + "), found " + std::to_string(acts.size()));
+    for (size_t l = 0; l < hidden; ++l) {
+      Activation a;
+      const std::string& nm = acts.size() == 1 ? acts[0] : acts[l];
+      if (!parse_activation(nm, &a) || a == Activation::kSoftmax)
+        return UsageError("--activation: expected sigmoid, tanh, relu or linear, found '" + nm +
+                          "'");
+      arch->activations.push_back(a);
+    }
+    if (f.sizes.size() >= 2)
+      arch->activations.push_back(arch->cost == Cost::kLogLikelihood ? Activation::kSoftmax
+                                                                     : Activation::kSigmoid);
+  }
   if (f.schedule == "constant")
     f.opts.schedule = Schedule::kConstant;
   else if (f.schedule == "step")
@@ -218,6 +268,10 @@ nlohmann::json options_json(const TrainFlags& f, const Architecture& arch,
   j["train_size"] = f.train_size;
   j["eval"] = f.eval;
   j["expand"] = f.expand;
+  if (!f.layers.empty()) j["layers"] = f.layers;
+  j["shuffle"] = !f.no_shuffle;
+  j["l2_style"] = f.l2_style;
+  j["inverted_dropout"] = f.inverted_dropout;
   return j;
 }
 
@@ -266,6 +320,15 @@ int run_train(TrainFlags& f, const CLI::App& cmd) {
                                      &f.sizes, &f.activations, &f.cost, &init_model);
         !s.ok())
       return fail(s);
+  }
+  if (!f.layers.empty()) {
+    if (cmd.count("--sizes") > 0)
+      return fail(UsageError("--layers: cannot be combined with --sizes (one describes the net)"));
+    if (!f.init_from.empty() || f.reference)
+      return fail(UsageError("--layers: cannot be combined with --init-from or --reference yet"));
+    // network3's defaults for a stack: its initialisation and the softmax's log-likelihood.
+    if (cmd.count("--init") == 0 && f.resume.empty()) f.init = "network3";
+    if (cmd.count("--cost") == 0 && f.resume.empty()) f.cost = "log-likelihood";
   }
   Architecture arch;
   if (Status s = resolve(f, &arch); !s.ok()) return fail(s);
@@ -484,6 +547,17 @@ void add_train_command(CLI::App& app, int* exit_code) {
   cmd->add_flag("--expand", f->expand,
                 "5x training data as expand_mnist.py: each image and its 1-pixel shifts, shuffled "
                 "once by --seed");
+  cmd->add_option("--layers", f->layers,
+                  "a layer stack instead of --sizes, e.g. "
+                  "conv:20:5,maxpool:2,conv:40:5,maxpool:2,fc:100,softmax:10");
+  cmd->add_flag("--no-shuffle", f->no_shuffle,
+                "keep the training order every epoch (network3 never reshuffles)");
+  cmd->add_option("--l2-style", f->l2_style,
+                  "--lambda as network2 (1 - eta*lambda/n) or network3 (1 - eta*lambda/batches)")
+      ->capture_default_str();
+  cmd->add_flag("--inverted-dropout", f->inverted_dropout,
+                "--layers dropout:P as inverted dropout (1/(1-p) while training) instead of "
+                "network3's (scale by 1-p at test time)");
   cmd->callback([f, exit_code, cmd] { *exit_code = run_train(*f, *cmd); });
 }
 

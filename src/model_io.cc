@@ -834,6 +834,10 @@ Status model_from_hdf5(const std::string& bytes, const std::string& name, Model*
 
 Status save_model(const std::string& path, const Model& m) {
   const Network& net = m.net;
+  // The stack file layout (docs/models.md) is not written yet; never write a dense-format file
+  // whose shapes would be wrong.
+  if (net.is_stack())
+    return UsageError(path + ": saving a --layers stack is not implemented yet (dense nets only)");
   for (int l = 0; l < net.layers(); ++l)
     if (!net.weight(l).allFinite() || !net.bias(l).allFinite())
       return Status::Error(Code::kDiverged, path + ": refusing to save: layer " +
