@@ -150,7 +150,7 @@ class Pool {
   }
 
  private:
-  static constexpr int kSpins = 20000;
+  static constexpr int kSpins = 2000;
   static void _mm_pause_portable() {
 #if defined(__x86_64__) || defined(__i386__)
     __builtin_ia32_pause();
