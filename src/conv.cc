@@ -2,7 +2,25 @@
 #include "conv.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <type_traits>
+#include <vector>
+
+#if defined(__AVX512F__)
+// GCC 12's AVX-512 headers (also used by Eigen) trip -Wmaybe-uninitialized
+// (_mm512_undefined_ps): a false alarm.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+#include <immintrin.h>
+#endif
+
+#include <Eigen/Core>
 
 namespace nnet::conv {
 
@@ -87,22 +105,489 @@ void backward_params_naive(const Geometry& g, const T* X, int ldx, const T* dZ, 
   }
 }
 
+// ---------------------------------------------------------------------------------------------
+// The fast path. Per sample: im2col, then a GEMM whose columns are the output positions, so the
+// result lands in the sample's (F, out_h*out_w) layout without a transpose.
+
+namespace {
+
+// A small persistent pool: spawning threads per call would cost more than a batch-10 layer.
+// Tasks are handed out by an atomic counter; a task's result never depends on which thread ran
+// it, so any thread count gives the same bits.
+class Pool {
+ public:
+  static Pool& get() {
+    static Pool pool;
+    return pool;
+  }
+  int size() const { return static_cast<int>(workers_.size()) + 1; }
+
+  // Runs fn(0..tasks-1) on up to `threads` threads (the caller is one of them).
+  void run(int tasks, int threads, const std::function<void(int)>& fn) {
+    threads = std::min({threads, tasks, size()});
+    std::unique_lock<std::mutex> lock(mu_, std::try_to_lock);
+    if (threads <= 1 || !lock.owns_lock()) {  // busy (another caller): run here, same results
+      for (int i = 0; i < tasks; ++i) fn(i);
+      return;
+    }
+    fn_ = &fn;
+    tasks_ = tasks;
+    active_ = threads - 1;
+    next_.store(0, std::memory_order_relaxed);
+    done_.store(0, std::memory_order_relaxed);
+    gen_.fetch_add(1, std::memory_order_release);
+    gen_.notify_all();
+    drain();
+    const int want = static_cast<int>(workers_.size());
+    for (int spin = 0; done_.load(std::memory_order_acquire) != want; ++spin) {
+      if (spin < kSpins) {
+        _mm_pause_portable();
+      } else {
+        const int seen = done_.load(std::memory_order_acquire);
+        if (seen != want) done_.wait(seen, std::memory_order_acquire);
+      }
+    }
+  }
+
+ private:
+  static constexpr int kSpins = 2000;
+  static void _mm_pause_portable() {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+  }
+
+  Pool() {
+    const unsigned hc = std::max(1u, std::thread::hardware_concurrency());
+    for (unsigned t = 1; t < hc; ++t)
+      workers_.emplace_back([this, t] { loop(static_cast<int>(t)); });
+  }
+  ~Pool() {
+    stop_.store(true);
+    gen_.fetch_add(1, std::memory_order_release);
+    gen_.notify_all();
+    for (auto& w : workers_) w.join();
+  }
+
+  void drain() {
+    for (int i; (i = next_.fetch_add(1, std::memory_order_relaxed)) < tasks_;) (*fn_)(i);
+  }
+
+  void loop(int index) {
+    uint64_t seen = 0;
+    for (;;) {
+      for (int spin = 0; gen_.load(std::memory_order_acquire) == seen; ++spin) {
+        if (spin < kSpins)
+          _mm_pause_portable();
+        else
+          gen_.wait(seen, std::memory_order_acquire);
+      }
+      seen = gen_.load(std::memory_order_acquire);
+      if (stop_.load()) return;
+      if (index <= active_) drain();
+      done_.fetch_add(1, std::memory_order_acq_rel);
+      done_.notify_one();
+    }
+  }
+
+  std::mutex mu_;  // one caller at a time
+  std::vector<std::thread> workers_;
+  std::atomic<uint64_t> gen_{0};
+  std::atomic<int> next_{0}, done_{0};
+  std::atomic<bool> stop_{false};
+  const std::function<void(int)>* fn_ = nullptr;
+  int tasks_ = 0, active_ = 0;
+};
+
+int resolve(int threads) { return threads > 0 ? threads : Pool::get().size(); }
+
+void parallel(int tasks, int threads, const std::function<void(int)>& fn) {
+  threads = resolve(threads);
+  if (threads <= 1 || tasks <= 1) {
+    for (int i = 0; i < tasks; ++i) fn(i);
+    return;
+  }
+  Pool::get().run(tasks, threads, fn);
+}
+
+// Per-thread scratch, 64-byte aligned, grown as needed and kept (the pool's threads persist).
+template <class T>
+T* scratch(int slot, size_t n) {
+  thread_local std::vector<char> bufs[3];
+  std::vector<char>& b = bufs[slot];
+  if (b.size() < n * sizeof(T) + 64) b.resize(n * sizeof(T) + 64);
+  const uintptr_t p = reinterpret_cast<uintptr_t>(b.data());
+  return reinterpret_cast<T*>((p + 63) & ~uintptr_t(63));
+}
+
+inline size_t round16(size_t n) { return (n + 15) & ~size_t(15); }
+
+// The output columns ox whose input column ox*stride + kx - pad lies inside [0, w).
+inline void valid_range(int n_out, int n_in, int stride, int off, int* lo, int* hi) {
+  // off = kx - pad; need 0 <= ox*stride + off < n_in
+  int l = off >= 0 ? 0 : (-off + stride - 1) / stride;
+  int h = n_in - 1 - off < 0 ? 0 : (n_in - 1 - off) / stride + 1;
+  *lo = std::min(l, n_out);
+  *hi = std::max(*lo, std::min(h, n_out));
+}
+
+// col (patch, ldp) row-major: col[q][oy*ow + ox] = x(c, oy*s + ky - pad, ox*s + kx - pad).
+template <class T>
+void im2col(const Geometry& g, const T* x, T* col, size_t ldp) {
+  const int oh = g.out_h(), ow = g.out_w(), k = g.k, s = g.stride;
+  for (int c = 0; c < g.c; ++c)
+    for (int ky = 0; ky < k; ++ky)
+      for (int kx = 0; kx < k; ++kx) {
+        T* row = col + size_t((c * k + ky) * k + kx) * ldp;
+        int lo, hi;
+        valid_range(ow, g.w, s, kx - g.pad, &lo, &hi);
+        for (int oy = 0; oy < oh; ++oy) {
+          T* dst = row + size_t(oy) * ow;
+          const int iy = oy * s + ky - g.pad;
+          if (iy < 0 || iy >= g.h) {
+            std::fill(dst, dst + ow, T(0));
+            continue;
+          }
+          const T* src = x + size_t(c * g.h + iy) * g.w + (kx - g.pad);
+          std::fill(dst, dst + lo, T(0));
+          if (s == 1) {
+            std::copy(src + lo, src + hi, dst + lo);
+          } else {
+            for (int ox = lo; ox < hi; ++ox) dst[ox] = src[ox * s];
+          }
+          std::fill(dst + hi, dst + ow, T(0));
+        }
+      }
+}
+
+// dx += col2im(dcol): the transpose of im2col (dx already zeroed).
+template <class T>
+void col2im(const Geometry& g, const T* dcol, size_t ldp, T* dx) {
+  const int oh = g.out_h(), ow = g.out_w(), k = g.k, s = g.stride;
+  for (int c = 0; c < g.c; ++c)
+    for (int ky = 0; ky < k; ++ky)
+      for (int kx = 0; kx < k; ++kx) {
+        const T* row = dcol + size_t((c * k + ky) * k + kx) * ldp;
+        int lo, hi;
+        valid_range(ow, g.w, s, kx - g.pad, &lo, &hi);
+        for (int oy = 0; oy < oh; ++oy) {
+          const int iy = oy * s + ky - g.pad;
+          if (iy < 0 || iy >= g.h) continue;
+          const T* src = row + size_t(oy) * ow;
+          T* dst = dx + size_t(c * g.h + iy) * g.w + (kx - g.pad);
+          if (s == 1) {
+            for (int ox = lo; ox < hi; ++ox) dst[ox] += src[ox];
+          } else {
+            for (int ox = lo; ox < hi; ++ox) dst[ox * s] += src[ox];
+          }
+        }
+      }
+}
+
+// backward_params splits the batch into this many fixed chunks (fewer for m < 4), whatever the
+// thread count; the chunks' partial sums are added in chunk order.
+constexpr int kParamChunks = 4;
+
+inline int chunks_for(int m) { return std::min(m, kParamChunks); }
+inline int chunk_begin(int m, int chunks, int i) {
+  return static_cast<int>(static_cast<long>(m) * i / chunks);
+}
+
+#if defined(__AVX512F__)
+#define NNET_FAST_FLOAT 1
+
+#define NNET_PRAGMA(x) _Pragma(#x)
+#if defined(__clang__)
+#define NNET_UNROLL NNET_PRAGMA(unroll)
+#else
+#define NNET_UNROLL NNET_PRAGMA(GCC unroll 32)
+#endif
+
+inline __mmask16 lanes(int n) {
+  if (n <= 0) return 0;
+  if (n >= 16) return 0xFFFF;
+  return static_cast<__mmask16>((1u << n) - 1);
+}
+
+// C(r, 0:cols) for r < NR, cols <= 32:  C (=, or += when accumulate) bias(r) + sum_k A(r,k) B(k,:)
+// with A(r, k) = A[r*ars + k*aks], B(k, p) = B[k*ldb + p], C(r, p) = C[r*ldc + p].
+// 2*NR accumulators stay in registers for the whole k loop: 2 loads + NR broadcasts per 2*NR FMAs.
+template <int NR>
+void tile(const float* A, long ars, long aks, const float* B, long ldb, int K, float* C, long ldc,
+          int cols, const float* bias, bool accumulate) {
+  const __mmask16 m0 = lanes(cols), m1 = lanes(cols - 16);
+  __m512 acc0[NR], acc1[NR];
+  NNET_UNROLL
+  for (int r = 0; r < NR; ++r) {
+    if (accumulate) {
+      acc0[r] = _mm512_maskz_loadu_ps(m0, C + r * ldc);
+      acc1[r] = _mm512_maskz_loadu_ps(m1, C + r * ldc + 16);
+    } else {
+      acc0[r] = bias ? _mm512_set1_ps(bias[r]) : _mm512_setzero_ps();
+      acc1[r] = acc0[r];
+    }
+  }
+  if (m1 != 0) {
+    for (int k = 0; k < K; ++k) {
+      const __m512 b0 = _mm512_maskz_loadu_ps(m0, B + k * ldb);
+      const __m512 b1 = _mm512_maskz_loadu_ps(m1, B + k * ldb + 16);
+      const float* a = A + k * aks;
+      NNET_UNROLL
+      for (int r = 0; r < NR; ++r) {
+        const __m512 av = _mm512_set1_ps(a[r * ars]);
+        acc0[r] = _mm512_fmadd_ps(av, b0, acc0[r]);
+        acc1[r] = _mm512_fmadd_ps(av, b1, acc1[r]);
+      }
+    }
+  } else {  // one vector of columns
+    for (int k = 0; k < K; ++k) {
+      const __m512 b0 = _mm512_maskz_loadu_ps(m0, B + k * ldb);
+      const float* a = A + k * aks;
+      NNET_UNROLL
+      for (int r = 0; r < NR; ++r)
+        acc0[r] = _mm512_fmadd_ps(_mm512_set1_ps(a[r * ars]), b0, acc0[r]);
+    }
+  }
+  NNET_UNROLL
+  for (int r = 0; r < NR; ++r) {
+    _mm512_mask_storeu_ps(C + r * ldc, m0, acc0[r]);
+    if (m1) _mm512_mask_storeu_ps(C + r * ldc + 16, m1, acc1[r]);
+  }
+}
+
+constexpr int kMaxRows = 12;  // 24 accumulators + 2 loads + broadcasts fit 32 registers
+
+// Rows blocked evenly (e.g. 20 -> 2 x 10, 40 -> 4 x 10, 33 -> 9,9,9,6), columns in 32s.
+void gemm(int rows, int cols, int K, const float* A, long ars, long aks, const float* B, long ldb,
+          float* C, long ldc, const float* bias, bool accumulate) {
+  const int nb = (rows + kMaxRows - 1) / kMaxRows;
+  const int nr = (rows + nb - 1) / nb;
+  for (int r0 = 0; r0 < rows; r0 += nr) {
+    const int n = std::min(nr, rows - r0);
+    const float* a = A + r0 * ars;
+    float* c = C + r0 * ldc;
+    const float* bi = bias ? bias + r0 : nullptr;
+    for (int p0 = 0; p0 < cols; p0 += 32) {
+      const int w = std::min(32, cols - p0);
+      switch (n) {
+#define NNET_TILE_CASE(N)                                                 \
+  case N:                                                                 \
+    tile<N>(a, ars, aks, B + p0, ldb, K, c + p0, ldc, w, bi, accumulate); \
+    break;
+        NNET_TILE_CASE(1)
+        NNET_TILE_CASE(2)
+        NNET_TILE_CASE(3)
+        NNET_TILE_CASE(4)
+        NNET_TILE_CASE(5)
+        NNET_TILE_CASE(6)
+        NNET_TILE_CASE(7)
+        NNET_TILE_CASE(8)
+        NNET_TILE_CASE(9)
+        NNET_TILE_CASE(10)
+        NNET_TILE_CASE(11)
+        NNET_TILE_CASE(12)
+#undef NNET_TILE_CASE
+      }
+    }
+  }
+}
+
+// colT (P, ldq) row-major: colT[oy*ow + ox][q], each (c, ky) a run of k input floats moved with
+// one masked load/store (k <= 16), so the weight gradient's GEMM reads q contiguously.
+void im2col_t(const Geometry& g, const float* x, float* colT, size_t ldq) {
+  const int oh = g.out_h(), ow = g.out_w(), k = g.k, s = g.stride;
+  const int patch = g.patch();
+  for (int oy = 0; oy < oh; ++oy)
+    for (int ox = 0; ox < ow; ++ox) {
+      float* dst = colT + size_t(oy * ow + ox) * ldq;
+      const int ix0 = ox * s - g.pad;
+      // Lanes kx whose column ix0 + kx is inside the row.
+      const int kx_lo = std::max(0, -ix0), kx_hi = std::min(k, g.w - ix0);
+      const __mmask16 valid =
+          kx_hi > kx_lo ? static_cast<__mmask16>(lanes(kx_hi) & ~lanes(kx_lo)) : __mmask16(0);
+      const __mmask16 all = lanes(k);
+      for (int c = 0; c < g.c; ++c)
+        for (int ky = 0; ky < k; ++ky) {
+          const int iy = oy * s + ky - g.pad;
+          float* d = dst + (c * k + ky) * k;
+          __m512 v = _mm512_setzero_ps();
+          if (iy >= 0 && iy < g.h && valid) {
+            // Masked lanes never touch memory, so the base may sit left of the row's start.
+            const float* src = x + (static_cast<long>(c * g.h + iy) * g.w + ix0);
+            v = _mm512_maskz_loadu_ps(valid, src);
+          }
+          _mm512_mask_storeu_ps(d, all, v);
+        }
+      (void)patch;
+    }
+}
+
+void forward_fast(const Geometry& g, const float* W, const float* b, const float* X, int ldx, int m,
+                  float* Z, int ldz, int threads) {
+  const int P = g.out_h() * g.out_w(), patch = g.patch(), F = g.filters;
+  const size_t ldp = round16(P);
+  parallel(m, threads, [&](int j) {
+    float* col = scratch<float>(0, size_t(patch) * ldp);  // (patch, ldp)
+    im2col(g, X + size_t(j) * ldx, col, ldp);
+    // Z_j (F, P) = W (F, patch) col (patch, P) + b
+    gemm(F, P, patch, W, 1, F, col, ldp, Z + size_t(j) * ldz, P, b, false);
+  });
+}
+
+void backward_input_fast(const Geometry& g, const float* W, const float* dZ, int ldz, int m,
+                         float* dX, int ldx, int threads) {
+  const int P = g.out_h() * g.out_w(), patch = g.patch(), F = g.filters;
+  const size_t ldp = round16(P);
+  parallel(m, threads, [&](int j) {
+    float* dcol = scratch<float>(0, size_t(patch) * ldp);  // (patch, ldp)
+    // dcol (patch, P) = W^T (patch, F) dZ_j (F, P)
+    gemm(patch, P, F, W, F, 1, dZ + size_t(j) * ldz, P, dcol, ldp, nullptr, false);
+    float* dx = dX + size_t(j) * ldx;
+    std::fill(dx, dx + g.in_size(), 0.0f);
+    col2im(g, dcol, ldp, dx);
+  });
+}
+
+void backward_params_fast(const Geometry& g, const float* X, int ldx, const float* dZ, int ldz,
+                          int m, float* dW, float* db, int threads) {
+  const int P = g.out_h() * g.out_w(), patch = g.patch(), F = g.filters;
+  const bool masked_runs = g.k <= 16;
+  const size_t ldq = round16(patch), ldp = round16(P);
+  const int chunks = chunks_for(m);
+  // Partial sums G_i (F, ldq) row-major, i.e. dW transposed per chunk, and db_i (F).
+  const size_t part = size_t(F) * ldq + round16(F);
+  float* parts = scratch<float>(1, part * chunks);
+  parallel(chunks, threads, [&](int i) {
+    float* G = parts + part * i;
+    float* gb = G + size_t(F) * ldq;
+    std::fill(G, G + part, 0.0f);
+    float* colT = scratch<float>(0, size_t(P) * ldq + (masked_runs ? 0 : size_t(patch) * ldp));
+    for (int j = chunk_begin(m, chunks, i); j < chunk_begin(m, chunks, i + 1); ++j) {
+      const float* x = X + size_t(j) * ldx;
+      const float* dz = dZ + size_t(j) * ldz;  // (F, P)
+      if (masked_runs) {
+        im2col_t(g, x, colT, ldq);
+      } else {  // kernels wider than a vector: im2col, then transpose
+        float* col = colT + size_t(P) * ldq;
+        im2col(g, x, col, ldp);
+        for (int q = 0; q < patch; ++q)
+          for (int p = 0; p < P; ++p) colT[size_t(p) * ldq + q] = col[size_t(q) * ldp + p];
+      }
+      // G (F, patch) += dZ_j (F, P) colT (P, patch)
+      gemm(F, patch, P, dz, P, 1, colT, ldq, G, ldq, nullptr, true);
+      for (int f = 0; f < F; ++f) {
+        const float* row = dz + size_t(f) * P;
+        float s = 0;
+        for (int p = 0; p < P; ++p) s += row[p];
+        gb[f] += s;
+      }
+    }
+  });
+  // Fixed order: chunk 0, 1, 2, ... added into dW (F, patch) column-major.
+  for (int i = 0; i < chunks; ++i) {
+    const float* G = parts + part * i;
+    for (int q = 0; q < patch; ++q)
+      for (int f = 0; f < F; ++f) dW[f + size_t(F) * q] += G[size_t(f) * ldq + q];
+    for (int f = 0; f < F; ++f) db[f] += G[size_t(F) * ldq + f];
+  }
+}
+
+#endif  // __AVX512F__
+
+// The portable path (double everywhere; float without AVX-512): im2col + Eigen's GEMM.
+template <class T>
+using RowMat = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+template <class T>
+using ColMat = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::ColMajor>;
+
+template <class T>
+void forward_eigen(const Geometry& g, const T* W, const T* b, const T* X, int ldx, int m, T* Z,
+                   int ldz, int threads) {
+  const int P = g.out_h() * g.out_w(), patch = g.patch(), F = g.filters;
+  parallel(m, threads, [&](int j) {
+    T* col = scratch<T>(0, size_t(patch) * P);
+    im2col(g, X + size_t(j) * ldx, col, P);
+    Eigen::Map<const ColMat<T>> w(W, F, patch);
+    Eigen::Map<const RowMat<T>> cm(col, patch, P);
+    Eigen::Map<RowMat<T>> z(Z + size_t(j) * ldz, F, P);
+    z.noalias() = w * cm;
+    z.colwise() += Eigen::Map<const Eigen::Matrix<T, Eigen::Dynamic, 1>>(b, F);
+  });
+}
+
+template <class T>
+void backward_input_eigen(const Geometry& g, const T* W, const T* dZ, int ldz, int m, T* dX,
+                          int ldx, int threads) {
+  const int P = g.out_h() * g.out_w(), patch = g.patch(), F = g.filters;
+  parallel(m, threads, [&](int j) {
+    T* dcol = scratch<T>(0, size_t(patch) * P);
+    Eigen::Map<const ColMat<T>> w(W, F, patch);
+    Eigen::Map<const RowMat<T>> dz(dZ + size_t(j) * ldz, F, P);
+    Eigen::Map<RowMat<T>> dc(dcol, patch, P);
+    dc.noalias() = w.transpose() * dz;
+    T* dx = dX + size_t(j) * ldx;
+    std::fill(dx, dx + g.in_size(), T(0));
+    col2im(g, dcol, P, dx);
+  });
+}
+
+template <class T>
+void backward_params_eigen(const Geometry& g, const T* X, int ldx, const T* dZ, int ldz, int m,
+                           T* dW, T* db, int threads) {
+  const int P = g.out_h() * g.out_w(), patch = g.patch(), F = g.filters;
+  const int chunks = chunks_for(m);
+  const size_t part = size_t(F) * patch + F;
+  T* parts = scratch<T>(1, part * chunks);
+  parallel(chunks, threads, [&](int i) {
+    T* G = parts + part * i;  // (F, patch) column-major, then db (F)
+    std::fill(G, G + part, T(0));
+    Eigen::Map<ColMat<T>> gw(G, F, patch);
+    Eigen::Map<Eigen::Matrix<T, Eigen::Dynamic, 1>> gb(G + size_t(F) * patch, F);
+    T* col = scratch<T>(0, size_t(patch) * P);
+    for (int j = chunk_begin(m, chunks, i); j < chunk_begin(m, chunks, i + 1); ++j) {
+      im2col(g, X + size_t(j) * ldx, col, P);
+      Eigen::Map<const RowMat<T>> cm(col, patch, P);
+      Eigen::Map<const RowMat<T>> dz(dZ + size_t(j) * ldz, F, P);
+      gw.noalias() += dz * cm.transpose();
+      gb += dz.rowwise().sum();
+    }
+  });
+  for (int i = 0; i < chunks; ++i) {
+    const T* G = parts + part * i;
+    for (size_t e = 0; e < size_t(F) * patch; ++e) dW[e] += G[e];
+    for (int f = 0; f < F; ++f) db[f] += G[size_t(F) * patch + f];
+  }
+}
+
+}  // namespace
+
 template <class T>
 void forward(const Geometry& g, const T* W, const T* b, const T* X, int ldx, int m, T* Z, int ldz,
-             int /*threads*/) {
-  forward_naive(g, W, b, X, ldx, m, Z, ldz);
+             int threads) {
+#ifdef NNET_FAST_FLOAT
+  if constexpr (std::is_same_v<T, float>) return forward_fast(g, W, b, X, ldx, m, Z, ldz, threads);
+#endif
+  forward_eigen(g, W, b, X, ldx, m, Z, ldz, threads);
 }
 
 template <class T>
 void backward_input(const Geometry& g, const T* W, const T* dZ, int ldz, int m, T* dX, int ldx,
-                    int /*threads*/) {
-  backward_input_naive(g, W, dZ, ldz, m, dX, ldx);
+                    int threads) {
+#ifdef NNET_FAST_FLOAT
+  if constexpr (std::is_same_v<T, float>)
+    return backward_input_fast(g, W, dZ, ldz, m, dX, ldx, threads);
+#endif
+  backward_input_eigen(g, W, dZ, ldz, m, dX, ldx, threads);
 }
 
 template <class T>
 void backward_params(const Geometry& g, const T* X, int ldx, const T* dZ, int ldz, int m, T* dW,
-                     T* db, int /*threads*/) {
-  backward_params_naive(g, X, ldx, dZ, ldz, m, dW, db);
+                     T* db, int threads) {
+#ifdef NNET_FAST_FLOAT
+  if constexpr (std::is_same_v<T, float>)
+    return backward_params_fast(g, X, ldx, dZ, ldz, m, dW, db, threads);
+#endif
+  backward_params_eigen(g, X, ldx, dZ, ldz, m, dW, db, threads);
 }
 
 #define NNET_CONV_INSTANTIATE(T)                                                                   \

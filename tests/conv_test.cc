@@ -119,13 +119,14 @@ TEST(ConvNaive, BackwardMatchesCentralDifferences) {
 }
 
 // The shapes the fast kernels must handle: the book's two layers, k == h, stride 2, pads 1/2,
-// odd sizes, a single channel/filter, and widths around the vector length.
+// odd sizes, a single channel/filter, widths around the vector length, and k > 16 (wider than
+// one vector: a different im2col path).
 std::vector<Geometry> shapes() {
   return {geom(1, 28, 28, 20, 5),      geom(20, 12, 12, 40, 5),      geom(1, 5, 5, 3, 5),
           geom(3, 7, 7, 4, 7, 1, 0),   geom(2, 9, 7, 5, 3, 2, 0),    geom(3, 8, 8, 6, 3, 1, 1),
           geom(2, 11, 13, 7, 3, 2, 1), geom(1, 6, 5, 2, 4, 1, 2),    geom(4, 5, 5, 33, 1),
           geom(1, 1, 1, 1, 1),         geom(5, 17, 19, 17, 4, 3, 2), geom(2, 4, 20, 9, 2, 1, 0),
-          geom(1, 33, 3, 2, 3),        geom(16, 3, 3, 16, 3, 1, 1)};
+          geom(1, 33, 3, 2, 3),        geom(16, 3, 3, 16, 3, 1, 1),  geom(1, 20, 18, 2, 17, 1, 1)};
 }
 
 template <class T>
