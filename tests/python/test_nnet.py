@@ -57,3 +57,28 @@ def test_bad_input_raises():
     net = nnet.Network([4, 3, 2])
     with pytest.raises(ValueError, match="data item 1"):
         net.SGD([(np.zeros((4, 1)), 0), (np.zeros((3, 1)), 1)], 1, 1, 1.0)
+
+
+def test_save_load_round_trip(tmp_path):
+    net = nnet.Network([4, 3, 2], seed=7)
+    p = tmp_path / "m.json"
+    net.save(p)
+    back = nnet.load(p)
+    for a, b in zip(net.weights + net.biases, back.weights + back.biases):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_sigint_raises_keyboard_interrupt_mid_training():
+    code = r"""
+import os, signal, sys, threading, numpy as np, nnet
+X = np.random.rand(200000, 784).astype(np.float32); y = np.random.randint(0, 10, 200000)
+net = nnet.Network([784, 30, 10])
+threading.Timer(0.5, lambda: os.kill(os.getpid(), signal.SIGINT)).start()
+try:
+    net.fit(X, y, epochs=50)
+except KeyboardInterrupt:
+    print("interrupted", np.isfinite(net.weights[0]).all()); sys.exit(0)
+print("finished"); sys.exit(1)
+"""
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and "interrupted True" in r.stdout, r.stdout + r.stderr
