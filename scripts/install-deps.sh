@@ -9,6 +9,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   clang libclang-rt-14-dev
   python3-numpy python3-h5py
+  python3-dev pybind11-dev python3-pytest
 )
 
 missing=()

@@ -15,10 +15,15 @@ struct Dataset {
   std::vector<uint8_t> labels;  // (n) values 0..9
   std::string source;           // e.g. "data/mnist.pkl.gz (training)"
   std::string scaling;          // e.g. "stored floats (pixel/256)" or "byte/255"
+  // When set, the images live here instead of `images` ((n, rows*cols) row-major, owned by the
+  // caller, e.g. a numpy array the Python module trains on without copying).
+  const float* external = nullptr;
 
   size_t size() const { return labels.size(); }
   int pixels() const { return rows * cols; }
-  const float* image(size_t i) const { return images.data() + i * static_cast<size_t>(pixels()); }
+  const float* image(size_t i) const {
+    return (external ? external : images.data()) + i * static_cast<size_t>(pixels());
+  }
   bool empty() const { return labels.empty(); }
 };
 

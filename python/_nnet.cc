@@ -1,0 +1,446 @@
+// The compiled half of the Python module `nnet`: datasets (owned by nnet or viewing numpy memory),
+// networks whose parameters numpy sees in place, and training through the library's train() with
+// the GIL released. The Python half (nnet/__init__.py) gives it the book's API.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <algorithm>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "nnet/data.h"
+#include "nnet/image.h"
+#include "nnet/model_io.h"
+#include "nnet/network.h"
+#include "nnet/render.h"
+#include "nnet/train.h"
+#include "report.h"
+
+namespace py = pybind11;
+using namespace nnet;
+
+namespace {
+
+// A failed Status becomes the Python exception that fits its code, with the same one line.
+[[noreturn]] void raise(const Status& s) {
+  PyObject* type = PyExc_ValueError;  // usage and data errors
+  switch (s.code()) {
+    case Code::kNoInput: type = PyExc_FileNotFoundError; break;
+    case Code::kCantCreate:
+    case Code::kIoError: type = PyExc_OSError; break;
+    case Code::kDiverged: type = PyExc_FloatingPointError; break;
+    case Code::kInterrupted: type = PyExc_KeyboardInterrupt; break;
+    case Code::kSoftware: type = PyExc_RuntimeError; break;
+    default: break;
+  }
+  PyErr_SetString(type, s.message().c_str());
+  throw py::error_already_set();
+}
+
+void check(const Status& s) {
+  if (!s.ok()) raise(s);
+}
+
+// A dataset: owned by nnet (load_data, converted tuples) or viewing a numpy array (`keep`).
+struct PyData {
+  Dataset d;
+  py::object keep;  // the array `d.external` points into, kept alive with the dataset
+  size_t size() const { return d.size(); }
+};
+
+void set_shape(Dataset& d, size_t px) {
+  if (px == 784) {
+    d.rows = d.cols = 28;
+  } else {
+    d.rows = 1;
+    d.cols = static_cast<int>(px);
+  }
+}
+
+// The notebook's format: an iterable of (x, y) with x any array of `pixels` values and y either
+// an int label or a one-hot column (its argmax is the label). Converted once, to float32.
+PyData from_tuples(py::iterable items) {
+  PyData out;
+  size_t px = 0, i = 0;
+  for (py::handle item : items) {
+    py::tuple t;
+    try {
+      t = py::reinterpret_borrow<py::object>(item).cast<py::tuple>();
+    } catch (const py::cast_error&) {
+      throw py::value_error("data item " + std::to_string(i) + ": expected an (x, y) tuple, found " +
+                            std::string(py::str(py::type::of(item))));
+    }
+    if (t.size() != 2)
+      throw py::value_error("data item " + std::to_string(i) + ": expected an (x, y) tuple, found " +
+                            std::to_string(t.size()) + " elements");
+    auto x = py::array_t<float, py::array::c_style | py::array::forcecast>::ensure(t[0]);
+    if (!x) {
+      PyErr_Clear();
+      throw py::value_error("data item " + std::to_string(i) + ": x is not a numeric array");
+    }
+    if (i == 0) {
+      px = static_cast<size_t>(x.size());
+      if (px == 0) throw py::value_error("data item 0: x is empty");
+      set_shape(out.d, px);
+    }
+    if (static_cast<size_t>(x.size()) != px)
+      throw py::value_error("data item " + std::to_string(i) + ": x has " +
+                            std::to_string(x.size()) + " values, expected " + std::to_string(px) +
+                            " like item 0");
+    auto y = py::array_t<double, py::array::c_style | py::array::forcecast>::ensure(t[1]);
+    if (!y || y.size() == 0) {
+      PyErr_Clear();
+      throw py::value_error("data item " + std::to_string(i) +
+                            ": y is neither an int label nor a one-hot array");
+    }
+    long label;
+    if (y.size() == 1) {
+      const double v = *y.data();
+      if (v != static_cast<long>(v) || v < 0 || v > 255)
+        throw py::value_error("data item " + std::to_string(i) +
+                              ": expected an int label 0..255, found " + std::to_string(v));
+      label = static_cast<long>(v);
+    } else {
+      label = std::max_element(y.data(), y.data() + y.size()) - y.data();
+    }
+    const float* p = x.data();
+    for (size_t k = 0; k < px; ++k)
+      if (!std::isfinite(p[k]))
+        throw py::value_error("data item " + std::to_string(i) + ": x[" + std::to_string(k) +
+                              "] is not finite");
+    out.d.images.insert(out.d.images.end(), p, p + px);
+    out.d.labels.push_back(static_cast<uint8_t>(label));
+    ++i;
+  }
+  if (i == 0) throw py::value_error("data: expected at least one (x, y) tuple, found none");
+  out.d.source = "Python list";
+  return out;
+}
+
+// (n, pixels) C-contiguous float32 images used in place; labels (n) ints copied to bytes.
+PyData from_arrays(py::array_t<float> x, py::array_t<long, py::array::forcecast> y) {
+  if (x.ndim() != 2) throw py::value_error("X: expected a 2-d (n, pixels) array");
+  if (!(x.flags() & py::array::c_style)) throw py::value_error("X: expected C-contiguous float32");
+  if (y.ndim() != 1 || y.shape(0) != x.shape(0))
+    throw py::value_error("y: expected " + std::to_string(x.shape(0)) + " labels, found shape " +
+                          std::to_string(y.ndim() ? y.shape(0) : 0));
+  PyData out;
+  set_shape(out.d, static_cast<size_t>(x.shape(1)));
+  out.d.external = x.data();
+  out.keep = x;
+  out.d.labels.resize(static_cast<size_t>(y.shape(0)));
+  auto yl = y.unchecked<1>();
+  for (py::ssize_t i = 0; i < y.shape(0); ++i) {
+    if (yl(i) < 0 || yl(i) > 255)
+      throw py::value_error("y[" + std::to_string(i) + "]: expected a label 0..255, found " +
+                            std::to_string(yl(i)));
+    out.d.labels[i] = static_cast<uint8_t>(yl(i));
+  }
+  out.d.source = "numpy array";
+  return out;
+}
+
+const float* images_of(const PyData& p) {
+  return p.d.external ? p.d.external : p.d.images.data();
+}
+
+struct PyNet {
+  Model m;
+};
+
+Architecture make_arch(const std::vector<int>& sizes, const std::vector<std::string>& hidden,
+                       const std::string& cost) {
+  Architecture a;
+  a.sizes = sizes;
+  if (!parse_cost(cost, &a.cost))
+    raise(UsageError("cost: expected quadratic, cross-entropy or log-likelihood, found '" + cost +
+                     "'"));
+  const size_t nh = sizes.size() >= 2 ? sizes.size() - 2 : 0;
+  if (hidden.size() != 1 && hidden.size() != nh)
+    raise(UsageError("activation: expected one name or one per hidden layer (" +
+                     std::to_string(nh) + "), found " + std::to_string(hidden.size())));
+  for (size_t l = 0; l < nh; ++l) {
+    Activation act;
+    const std::string& nm = hidden.size() == 1 ? hidden[0] : hidden[l];
+    if (!parse_activation(nm, &act) || act == Activation::kSoftmax)
+      raise(UsageError("activation: expected sigmoid, tanh, relu or linear, found '" + nm + "'"));
+    a.activations.push_back(act);
+  }
+  if (sizes.size() >= 2)
+    a.activations.push_back(a.cost == Cost::kLogLikelihood ? Activation::kSoftmax
+                                                           : Activation::kSigmoid);
+  return a;
+}
+
+PyNet make_net(const std::vector<int>& sizes, const std::vector<std::string>& hidden,
+               const std::string& cost, const std::string& init, uint32_t seed,
+               const std::string& layers) {
+  Architecture a = make_arch(sizes, hidden, cost);
+  if (!layers.empty())
+    raise(UsageError("layers: conv layer stacks are not in this build of nnet yet"));
+  if (sizes.empty()) raise(UsageError("sizes: expected at least 2 layers, found 0"));
+  check(validate(a, sizes[0], std::min(sizes.back(), 10)));
+  Init in;
+  if (!parse_init(init, &in))
+    raise(UsageError("init: expected large, default, xavier or he, found '" + init + "'"));
+  PyNet p;
+  p.m.net = Network(a);
+  p.m.init = init;
+  init_params(p.m.net, in, seed);
+  return p;
+}
+
+// numpy views of the parameters, in place: W_l (rows, cols) column-major, b_l (rows, 1).
+py::array weight_view(py::object self, int l) {
+  PyNet& p = self.cast<PyNet&>();
+  Network& n = p.m.net;
+  if (l < 0 || l >= n.layers()) throw py::index_error("layer out of range");
+  return py::array_t<float>({n.rows(l), n.cols(l)},
+                            {sizeof(float), sizeof(float) * static_cast<size_t>(n.rows(l))},
+                            n.params().data() + n.weight_offset(l), self);
+}
+
+py::array bias_view(py::object self, int l) {
+  PyNet& p = self.cast<PyNet&>();
+  Network& n = p.m.net;
+  if (l < 0 || l >= n.layers()) throw py::index_error("layer out of range");
+  return py::array_t<float>({n.rows(l), 1}, {sizeof(float), sizeof(float)},
+                            n.params().data() + n.bias_offset(l), self);
+}
+
+py::dict report_dict(const EpochReport& r) {
+  py::dict d;
+  d["epoch"] = r.epoch;
+  d["eta"] = r.eta;
+  d["training_cost"] = r.training_cost;
+  d["training_correct"] = r.training_correct;
+  d["training_total"] = r.training_total;
+  d["evaluation_cost"] = r.evaluation_cost;
+  d["evaluation_correct"] = r.evaluation_correct;
+  d["evaluation_total"] = r.evaluation_total;
+  d["train_seconds"] = r.train_seconds;
+  d["eval_seconds"] = r.eval_seconds;
+  return d;
+}
+
+void check_labels(const PyData& d, const Network& net, const char* what) {
+  if (d.d.pixels() != net.inputs())
+    raise(UsageError(std::string(what) + ": expected images of " + std::to_string(net.inputs()) +
+                     " pixels, found " + std::to_string(d.d.pixels())));
+  for (size_t i = 0; i < d.d.size(); ++i)
+    if (d.d.labels[i] >= net.outputs())
+      raise(DataError(std::string(what) + ": label " + std::to_string(d.d.labels[i]) +
+                      " at index " + std::to_string(i) + " is out of range for " +
+                      std::to_string(net.outputs()) + " outputs"));
+}
+
+// Runs train(); `write` gets each epoch's lines (exactly the CLI's), `callback` a report dict and
+// stops training by returning True. Ctrl-C raises KeyboardInterrupt after the current mini-batch.
+py::list train_net(PyNet& p, const PyData& training, const PyData* evaluation, py::dict kw,
+                   py::object write, py::object callback) {
+  TrainOptions o;
+  for (auto item : kw) {
+    const std::string k = py::str(item.first);
+    py::handle v = item.second;
+    if (k == "epochs") o.epochs = v.cast<int>();
+    else if (k == "batch") o.batch = v.cast<int>();
+    else if (k == "eta") o.eta = v.cast<double>();
+    else if (k == "seed") o.seed = v.cast<uint32_t>();
+    else if (k == "lmbda") o.lambda = v.cast<double>();
+    else if (k == "l1") o.l1 = v.cast<double>();
+    else if (k == "dropout") o.dropout = v.cast<double>();
+    else if (k == "momentum") o.momentum = v.cast<double>();
+    else if (k == "early_stop") o.early_stop = v.cast<int>();
+    else if (k == "monitor_training_cost") o.monitor_training_cost = v.cast<bool>();
+    else if (k == "monitor_training_accuracy") o.monitor_training_accuracy = v.cast<bool>();
+    else if (k == "monitor_evaluation_cost") o.monitor_evaluation_cost = v.cast<bool>();
+    else if (k == "monitor_evaluation_accuracy") o.monitor_evaluation_accuracy = v.cast<bool>();
+    else if (k == "threads") o.threads = v.cast<int>();
+    else throw py::type_error("train: unknown option '" + k + "'");
+  }
+  check(validate(o));
+  Network& net = p.m.net;
+  check_labels(training, net, "training_data");
+  if (evaluation) check_labels(*evaluation, net, "test_data");
+  if (training.size() == 0) raise(UsageError("training_data: expected at least one example"));
+  const Dataset* eval = evaluation && evaluation->size() > 0 ? &evaluation->d : nullptr;
+  TrainState st = initial_state(net, training.size(), o);
+  bool stop_asked = false, py_error = false;
+  TrainCallbacks cb;
+  cb.on_epoch = [&](const EpochReport& r) {
+    py::gil_scoped_acquire gil;
+    if (py_error) return;
+    try {
+      if (!write.is_none()) write(nnet::app::format_epoch(r, o, eval != nullptr));
+      if (!callback.is_none()) {
+        py::object res = callback(report_dict(r));
+        if (res.is(py::bool_(true))) stop_asked = true;
+      }
+    } catch (py::error_already_set& e) {
+      e.restore();
+      py_error = true;
+    }
+  };
+  cb.should_stop = [&] {
+    if (py_error || stop_asked) return true;
+    py::gil_scoped_acquire gil;
+    if (PyErr_CheckSignals() != 0) py_error = true;  // e.g. KeyboardInterrupt, now pending
+    return py_error;
+  };
+  Status s;
+  {
+    py::gil_scoped_release nogil;
+    s = train(net, training.d, eval, o, cb, &st);
+  }
+  if (py_error) throw py::error_already_set();
+  if (!s.ok() && !(s.code() == Code::kInterrupted && stop_asked)) raise(s);
+  py::list hist;
+  for (const EpochReport& r : st.history) hist.append(report_dict(r));
+  return hist;
+}
+
+py::array_t<float> predict_net(const PyNet& p, py::array_t<float> x) {
+  const Network& net = p.m.net;
+  if (x.ndim() != 2 || x.shape(1) != net.inputs() || !(x.flags() & py::array::c_style))
+    throw py::value_error("X: expected a C-contiguous float32 (n, " +
+                          std::to_string(net.inputs()) + ") array");
+  const size_t n = static_cast<size_t>(x.shape(0));
+  Eigen::MatrixXf out;  // (outputs, n)
+  {
+    py::gil_scoped_release nogil;
+    if (n > 0) predict(net, x.data(), n, &out);
+  }
+  py::array_t<float> r({static_cast<py::ssize_t>(n), static_cast<py::ssize_t>(net.outputs())});
+  if (n > 0) std::copy_n(out.data(), out.size(), r.mutable_data());
+  return r;
+}
+
+py::tuple evaluate_net(const PyNet& p, const PyData& d) {
+  check_labels(d, p.m.net, "test_data");
+  EvalResult r;
+  {
+    py::gil_scoped_release nogil;
+    r = evaluate(p.m.net, d.d, false);
+  }
+  return py::make_tuple(r.correct, r.total);
+}
+
+// PNG bytes of a labelled digit grid.
+py::bytes digits_png(py::array_t<float, py::array::c_style | py::array::forcecast> images,
+                     std::vector<std::string> captions, std::vector<bool> highlight, int rows,
+                     int cols, int scale, int columns, const std::string& title) {
+  if (images.ndim() != 2 || images.shape(1) != static_cast<py::ssize_t>(rows) * cols)
+    throw py::value_error("images: expected (n, " + std::to_string(rows * cols) + ")");
+  std::vector<DigitTile> tiles(static_cast<size_t>(images.shape(0)));
+  for (size_t i = 0; i < tiles.size(); ++i) {
+    tiles[i].pixels = images.data() + i * rows * cols;
+    if (i < captions.size()) tiles[i].caption = captions[i];
+    if (i < highlight.size()) tiles[i].highlight = highlight[i];
+  }
+  GridStyle st;
+  st.rows = rows;
+  st.cols = cols;
+  st.scale = scale;
+  st.columns = columns;
+  st.title = title;
+  Image img;
+  check(render_digit_grid(tiles, st, &img));
+  std::string png;
+  check(encode_png(img, &png));
+  return py::bytes(png);
+}
+
+}  // namespace
+
+PYBIND11_MODULE(_nnet, m) {
+  m.doc() = "nnet's C++ engine (use the `nnet` package)";
+  py::class_<PyData>(m, "Data")
+      .def("__len__", &PyData::size)
+      .def_property_readonly("pixels", [](const PyData& p) { return p.d.pixels(); })
+      .def_property_readonly("source", [](const PyData& p) { return p.d.source; })
+      .def("images",
+           [](py::object self) {
+             const PyData& p = self.cast<const PyData&>();
+             const size_t px = static_cast<size_t>(p.d.pixels());
+             py::array_t<float> a({static_cast<py::ssize_t>(p.size()), static_cast<py::ssize_t>(px)},
+                                  {sizeof(float) * px, sizeof(float)}, images_of(p), self);
+             py::detail::array_proxy(a.ptr())->flags &= ~py::detail::npy_api::NPY_ARRAY_WRITEABLE_;
+             return a;
+           })
+      .def("labels", [](py::object self) {
+        const PyData& p = self.cast<const PyData&>();
+        py::array_t<uint8_t> a({static_cast<py::ssize_t>(p.size())}, {1}, p.d.labels.data(), self);
+        py::detail::array_proxy(a.ptr())->flags &= ~py::detail::npy_api::NPY_ARRAY_WRITEABLE_;
+        return a;
+      });
+  m.def("load_data", [](const std::string& path, size_t validation_size) {
+    LoadOptions o;
+    o.validation_size = validation_size;
+    DataSplits s;
+    {
+      py::gil_scoped_release nogil;
+      Status st = load_data(path, o, &s);
+      if (!st.ok()) {
+        py::gil_scoped_acquire gil;
+        raise(st);
+      }
+    }
+    PyData a, b, c;
+    a.d = std::move(s.training);
+    b.d = std::move(s.validation);
+    c.d = std::move(s.test);
+    return py::make_tuple(std::move(a), std::move(b), std::move(c));
+  });
+  m.def("from_tuples", &from_tuples);
+  m.def("from_arrays", &from_arrays);
+  m.def("head", [](const PyData& d, size_t n) {
+    PyData out;
+    out.d = head(d.d, n);  // copies (only used on owned data)
+    out.d.external = nullptr;
+    if (d.d.external) {
+      const size_t px = d.d.pixels(), k = std::min(n, d.size());
+      out.d.images.assign(d.d.external, d.d.external + k * px);
+    }
+    return out;
+  });
+
+  py::class_<PyNet>(m, "Net")
+      .def(py::init(&make_net))
+      .def_property_readonly("sizes", [](const PyNet& p) { return p.m.net.arch().sizes; })
+      .def_property_readonly("layers", [](const PyNet& p) { return p.m.net.layers(); })
+      .def_property_readonly("cost", [](const PyNet& p) { return name(p.m.net.arch().cost); })
+      .def_property_readonly("init", [](const PyNet& p) { return p.m.init; })
+      .def_property_readonly("activations",
+                             [](const PyNet& p) {
+                               std::vector<std::string> v;
+                               for (Activation a : p.m.net.arch().activations) v.push_back(name(a));
+                               return v;
+                             })
+      .def("weight", &weight_view)
+      .def("bias", &bias_view)
+      .def("params_ptr",
+           [](const PyNet& p) { return reinterpret_cast<uintptr_t>(p.m.net.params().data()); })
+      .def("train", &train_net, py::arg("training"), py::arg("evaluation").none(true),
+           py::arg("options"), py::arg("write").none(true), py::arg("callback").none(true))
+      .def("predict", &predict_net)
+      .def("evaluate", &evaluate_net)
+      .def("save",
+           [](PyNet& p, const std::string& path, const std::string& training_json) {
+             p.m.training = training_json.empty() ? nlohmann::json()
+                                                  : nlohmann::json::parse(training_json);
+             check(save_model(path, p.m));
+           })
+      .def_static("load", [](const std::string& path) {
+        PyNet p;
+        Status s;
+        {
+          py::gil_scoped_release nogil;
+          s = load_model(path, &p.m);
+        }
+        check(s);
+        return p;
+      });
+  m.def("digits_png", &digits_png);
+}

