@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=build-asan
-cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DNNET_SANITIZE=ON -DNNET_NATIVE=OFF \
+cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DNNET_SANITIZE=ON -DNNET_NATIVE=OFF -DNNET_PYTHON=OFF \
   >/dev/null
 cmake --build "$build" -j"$(nproc)"
 # halt_on_error + abort: the first report fails the test that triggered it, with a stack trace.
