@@ -17,6 +17,7 @@ struct PlotFlags {
   std::vector<std::string> labels;
   std::string output;
   bool gradients = false;
+  bool health = false;
 };
 
 int run_plot(const PlotFlags& f) {
@@ -32,7 +33,11 @@ int run_plot(const PlotFlags& f) {
     r.label = f.labels.empty() ? label_from_path(f.histories[i]) : f.labels[i];
     runs.push_back(std::move(r));
   }
-  Status s = f.gradients ? plot_gradients(runs, f.output) : plot_curves(runs, f.output);
+  if (f.gradients && f.health)
+    return fail(UsageError("--health: cannot be combined with --gradients (one figure a file)"));
+  Status s = f.health      ? plot_health(runs, f.output)
+             : f.gradients ? plot_gradients(runs, f.output)
+                           : plot_curves(runs, f.output);
   if (!s.ok()) return fail(s);
   std::fprintf(stderr, "nnet: wrote %s (%zu run%s)\n", f.output.c_str(), runs.size(),
                runs.size() == 1 ? "" : "s");
@@ -51,6 +56,8 @@ void add_plot_command(CLI::App& app, int* exit_code) {
       ->delimiter(',');
   cmd->add_flag("--gradients", f->gradients,
                 "per-layer gradient norms on a log axis (train with --record-gradients)");
+  cmd->add_flag("--health", f->health,
+                "the health evidence behind the hints, one panel per signal, thresholds marked");
   cmd->callback([f, exit_code] { *exit_code = run_plot(*f); });
 }
 

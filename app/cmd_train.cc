@@ -51,6 +51,7 @@ struct TrainFlags {
   bool no_shuffle = false;
   std::string l2_style = "network2";
   bool inverted_dropout = false;
+  std::string hints = "on";  // --hints on|off: watch the run's health, hints on stderr
 };
 
 // The flags that shape a run, as a checkpoint records them: --resume takes those not given on
@@ -389,6 +390,9 @@ int run_train(TrainFlags& f, const CLI::App& cmd) {
                  data_path.c_str(), data.training.size(), evaluation ? evaluation->size() : 0,
                  evaluation ? f.eval.c_str() : "none", data.training.scaling.c_str());
 
+  if (f.hints != "on" && f.hints != "off")
+    return fail(UsageError("--hints: expected on or off, found '" + f.hints + "'"));
+  f.opts.watch_health = f.hints == "on";
   Progress progress(!f.quiet && stderr_is_tty(), f.opts.batch);
   TrainCallbacks cb;
   cb.on_batch = [&](size_t done, size_t total) { progress.update(done, total); };
@@ -401,6 +405,9 @@ int run_train(TrainFlags& f, const CLI::App& cmd) {
                    static_cast<double>(data.training.size()) / std::max(r.train_seconds, 1e-9),
                    r.eval_seconds);
     progress.start();
+  };
+  cb.on_hint = [&](const Hint& h) {
+    if (!f.quiet) std::fprintf(stderr, "%s\n", h.message.c_str());
   };
   TrainState state = initial_state(net, data.training.size(), f.opts);
   Checkpoint ckpt;  // what every save writes; params and state are filled at save time
@@ -558,6 +565,10 @@ void add_train_command(CLI::App& app, int* exit_code) {
   cmd->add_flag("--inverted-dropout", f->inverted_dropout,
                 "--layers dropout:P as inverted dropout (1/(1-p) while training) instead of "
                 "network3's (scale by 1-p at test time)");
+  cmd->add_option("--hints", f->hints,
+                  "name the book's pitfalls (saturation, dead units, vanishing gradients, "
+                  "overfitting, eta, data) on stderr as they happen: on or off")
+      ->capture_default_str();
   cmd->callback([f, exit_code, cmd] { *exit_code = run_train(*f, *cmd); });
 }
 

@@ -47,6 +47,78 @@ bool read_vector(const json& j, const char* key, std::vector<double>* out) {
   return true;
 }
 
+// NaN (a share that does not apply) is written as null.
+json share(double v) { return std::isnan(v) ? json(nullptr) : json(v); }
+json shares(const std::vector<double>& v) {
+  json a = json::array();
+  for (double x : v) a.push_back(share(x));
+  return a;
+}
+
+json health_json(const EpochHealth& h) {
+  json j;
+  j["sample"] = h.sample;
+  j["output_saturation"] = share(h.output_saturation);
+  j["sample_cost"] = share(h.sample_cost);
+  j["sample_accuracy"] = share(h.sample_accuracy);
+  j["top_class"] = h.top_class;
+  j["top_class_share"] = share(h.top_class_share);
+  j["dead_share"] = shares(h.dead_share);
+  j["saturated_share"] = shares(h.saturated_share);
+  j["bias_grad_norm"] = shares(h.bias_grad_norm);
+  j["seconds"] = h.seconds;
+  return j;
+}
+
+bool read_share(const json& j, const char* key, double* out) {
+  auto it = j.find(key);
+  if (it == j.end() || it->is_null()) return true;
+  if (!it->is_number()) return false;
+  *out = it->get<double>();
+  return std::isfinite(*out);
+}
+
+bool read_shares(const json& j, const char* key, std::vector<double>* out) {
+  auto it = j.find(key);
+  if (it == j.end() || it->is_null()) return true;
+  if (!it->is_array() || it->size() > 10000) return false;
+  for (const json& v : *it) {
+    if (v.is_null()) {
+      out->push_back(EpochHealth::kNone);
+      continue;
+    }
+    if (!v.is_number() || !std::isfinite(v.get<double>())) return false;
+    out->push_back(v.get<double>());
+  }
+  return true;
+}
+
+Status health_from_json(const json& j, const std::string& where, EpochHealth* h) {
+  auto bad = [&](const char* key) {
+    return DataError(where + ".health." + key + ": expected a finite number or null");
+  };
+  if (!j.is_object()) return DataError(where + ".health: expected an object");
+  auto s = j.find("sample");
+  if (s == j.end() || !s->is_number_integer() || s->get<long>() < 0 || s->get<long>() > 1 << 30)
+    return bad("sample");
+  h->sample = s->get<int>();
+  auto tc = j.find("top_class");
+  if (tc != j.end() && !tc->is_null()) {
+    if (!tc->is_number_integer() || tc->get<long>() < -1 || tc->get<long>() > 1 << 20)
+      return bad("top_class");
+    h->top_class = tc->get<int>();
+  }
+  if (!read_share(j, "output_saturation", &h->output_saturation)) return bad("output_saturation");
+  if (!read_share(j, "sample_cost", &h->sample_cost)) return bad("sample_cost");
+  if (!read_share(j, "sample_accuracy", &h->sample_accuracy)) return bad("sample_accuracy");
+  if (!read_share(j, "top_class_share", &h->top_class_share)) return bad("top_class_share");
+  if (!read_share(j, "seconds", &h->seconds)) return bad("seconds");
+  if (!read_shares(j, "dead_share", &h->dead_share)) return bad("dead_share");
+  if (!read_shares(j, "saturated_share", &h->saturated_share)) return bad("saturated_share");
+  if (!read_shares(j, "bias_grad_norm", &h->bias_grad_norm)) return bad("bias_grad_norm");
+  return Status::Ok();
+}
+
 }  // namespace
 
 json to_json(const EpochReport& r) {
@@ -63,6 +135,7 @@ json to_json(const EpochReport& r) {
   j["eval_seconds"] = r.eval_seconds;
   if (!r.bias_grad_norm.empty()) j["bias_grad_norm"] = r.bias_grad_norm;
   if (!r.weight_grad_norm.empty()) j["weight_grad_norm"] = r.weight_grad_norm;
+  if (r.health.measured()) j["health"] = health_json(r.health);
   return j;
 }
 
@@ -87,6 +160,8 @@ Status from_json(const json& j, const std::string& where, EpochReport* r) {
   if (!read_number(j, "eval_seconds", &r->eval_seconds)) return bad("eval_seconds");
   if (!read_vector(j, "bias_grad_norm", &r->bias_grad_norm)) return bad("bias_grad_norm");
   if (!read_vector(j, "weight_grad_norm", &r->weight_grad_norm)) return bad("weight_grad_norm");
+  if (auto h = j.find("health"); h != j.end() && !h->is_null())
+    NNET_RETURN_IF_ERROR(health_from_json(*h, where, &r->health));
   return Status::Ok();
 }
 

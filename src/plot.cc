@@ -369,4 +369,157 @@ Status plot_gradients(const std::vector<PlotRun>& runs, const std::string& path)
   });
 }
 
+Status plot_health(const std::vector<PlotRun>& runs, const std::string& path) {
+  const HealthThresholds t;
+  struct Spec {
+    std::string title, ylabel;
+    bool log_y;
+    std::vector<double> thresholds;
+    bool per_layer;  // one series per hidden layer
+    std::function<double(const EpochReport&, size_t layer)> get;
+  };
+  auto pct = [](long c, long n) { return c >= 0 && n > 0 ? static_cast<double>(c) / n : NAN; };
+  const std::vector<Spec> specs = {
+      {"Outputs pinned on the wrong side",
+       "share of outputs",
+       false,
+       {t.output_saturation},
+       false,
+       [](const EpochReport& r, size_t) { return r.health.output_saturation; }},
+      {"Sample predicted as the top class",
+       "share of sample",
+       false,
+       {t.one_class},
+       false,
+       [](const EpochReport& r, size_t) { return r.health.top_class_share; }},
+      {"Dead ReLU units",
+       "share of layer",
+       false,
+       {t.dead_units},
+       true,
+       [](const EpochReport& r, size_t l) {
+         return l < r.health.dead_share.size() ? r.health.dead_share[l] : NAN;
+       }},
+      {"Saturated sigmoid/tanh units",
+       "share of layer",
+       false,
+       {t.saturated_units},
+       true,
+       [](const EpochReport& r, size_t l) {
+         return l < r.health.saturated_share.size() ? r.health.saturated_share[l] : NAN;
+       }},
+      {"Gradient ratio ‖∂C/∂b‖ first / last layer",
+       "ratio",
+       true,
+       {1.0 / t.gradient_ratio, t.gradient_ratio},
+       false,
+       [](const EpochReport& r, size_t) {
+         const auto& g = r.health.bias_grad_norm;
+         return g.size() >= 2 && g.back() > 0 ? g.front() / g.back() : NAN;
+       }},
+      {"Training minus evaluation accuracy",
+       "accuracy gap",
+       false,
+       {t.overfit_gap},
+       false,
+       [&](const EpochReport& r, size_t) {
+         const double tr = r.training_correct >= 0 ? pct(r.training_correct, r.training_total)
+                                                   : r.health.sample_accuracy;
+         return tr - pct(r.evaluation_correct, r.evaluation_total);
+       }},
+      {"Cost on the probe's sample (a rise >= 10% is a bad epoch)",
+       "cost",
+       false,
+       {},
+       false,
+       [](const EpochReport& r, size_t) { return r.health.sample_cost; }},
+  };
+  static const std::vector<std::vector<double>> kDashes = {{}, {8, 5}, {2, 4}, {10, 4, 2, 4}};
+  std::vector<std::vector<Series>> panels(specs.size());
+  std::vector<std::string> legend_labels;
+  std::vector<Series> legend;
+  bool any = false;
+  double xmax = 1;
+  size_t max_layers = 1;
+  for (const PlotRun& run : runs)
+    for (const EpochReport& r : run.history.epochs)
+      max_layers = std::max(max_layers, r.health.dead_share.size());
+  for (size_t k = 0; k < specs.size(); ++k)
+    for (size_t i = 0; i < runs.size(); ++i)
+      for (size_t l = 0; l < (specs[k].per_layer ? max_layers : 1); ++l) {
+        Series s;
+        s.color = specs[k].per_layer ? palette(l) : palette(i);
+        s.dash = specs[k].per_layer ? kDashes[i % kDashes.size()] : std::vector<double>{};
+        bool has = false;
+        for (const EpochReport& r : runs[i].history.epochs) {
+          if (!r.health.measured()) continue;
+          any = true;
+          s.x.push_back(r.epoch);
+          s.y.push_back(specs[k].get(r, l));
+          has |= std::isfinite(s.y.back());
+          xmax = std::max(xmax, static_cast<double>(r.epoch));
+        }
+        if (has) panels[k].push_back(std::move(s));
+      }
+  if (!any)
+    return DataError(path +
+                     ": nothing to plot: no health evidence in the histories (train with "
+                     "--history and --hints on)");
+  for (size_t i = 0; i < runs.size(); ++i) {
+    legend_labels.push_back(runs[i].label);
+    legend.push_back(Series{{}, {}, palette(i), {}});
+  }
+  for (size_t l = 0; l < max_layers && max_layers > 1; ++l) {
+    legend_labels.push_back("hidden layer " + std::to_string(l + 1) + " (unit panels)");
+    legend.push_back(Series{{}, {}, palette(l), {}});
+  }
+  legend_labels.push_back("hint threshold");
+  legend.push_back(Series{{}, {}, {0.75, 0.1, 0.1}, {6, 4}});
+  const int W = 1280, fs = 15, cols = 2;
+  const double pad_l = 96, pad_r = 28, pad_t = 52, pad_b = 74;
+  const double cell_w = W / 2.0, cell_h = 330;
+  const int rows = static_cast<int>((specs.size() + cols - 1) / cols);
+  double legend_h;
+  {
+    Canvas m(W, 10);
+    legend_h = draw_legend(m, 40, 0, W - 80, legend, legend_labels, fs, true) + 24;
+  }
+  const int H = static_cast<int>(rows * cell_h + legend_h + 10);
+  return write_canvas(path, W, H, [&](Canvas& c) {
+    for (size_t k = 0; k < specs.size(); ++k) {
+      Panel p;
+      p.x = (k % cols) * cell_w + pad_l, p.y = (k / cols) * cell_h + pad_t;
+      p.w = cell_w - pad_l - pad_r, p.h = cell_h - pad_t - pad_b;
+      p.x0 = 0, p.x1 = xmax;
+      p.log_y = specs[k].log_y;
+      double lo, hi;
+      bool has = finite_range(panels[k], specs[k].log_y, &lo, &hi);
+      if (!has) lo = specs[k].log_y ? 0.1 : 0, hi = specs[k].log_y ? 10 : 1;
+      for (double th : specs[k].thresholds) lo = std::min(lo, th), hi = std::max(hi, th);
+      if (!specs[k].log_y) {
+        const double pad = std::max(1e-9, 0.05 * (hi - lo));
+        lo -= pad, hi += pad;
+      }
+      p.y0 = lo, p.y1 = hi;
+      draw_axes(c, p, specs[k].title, "epoch", specs[k].ylabel, fs);
+      cairo_t* cr = c.cr();
+      const double dash[] = {6, 4};
+      for (double th : specs[k].thresholds) {
+        c.color({0.75, 0.1, 0.1});
+        cairo_set_dash(cr, dash, 2, 0);
+        c.line(p.x, p.py(th), p.x + p.w, p.py(th), 1.6);
+        cairo_set_dash(cr, nullptr, 0, 0);
+      }
+      if (has) {
+        draw_series(c, p, panels[k]);
+      } else {
+        c.font(fs);
+        c.color({0.5, 0.5, 0.5});
+        c.text(p.x + p.w / 2, p.y + p.h / 2, "does not apply to these runs", 0.5, 0.5);
+      }
+    }
+    draw_legend(c, 40, rows * cell_h + 6, W - 80, legend, legend_labels, fs, false);
+  });
+}
+
 }  // namespace nnet

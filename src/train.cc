@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <memory>
 #include <numeric>
 #include <thread>
 
@@ -200,6 +201,14 @@ Status train(Network& net, const Dataset& training, const Dataset* evaluation,
   std::vector<float> grad(opts.record_gradients ? net.params().size() : 0);  // params layout
   std::vector<double> bias_norm_sum(L), weight_norm_sum(L);
 
+  // The health probe reads the net after each epoch in its own workspace; training never sees it.
+  std::unique_ptr<HealthProbe> probe;
+  if (opts.watch_health) {
+    probe = std::make_unique<HealthProbe>(net, training.size(), evaluation, opts);
+    if (st.epoch == 0 && st.batch_pos == 0 && cb.on_hint)
+      for (const Hint& h : check_data(net, training, evaluation)) cb.on_hint(h);
+  }
+
   const float keep_scale = use_dropout ? static_cast<float>(1.0 / (1.0 - opts.dropout)) : 1.0f;
   while (st.epoch < opts.epochs && !st.finished) {
     EpochReport rep;
@@ -273,6 +282,7 @@ Status train(Network& net, const Dataset& training, const Dataset* evaluation,
                                  std::to_string(st.epoch) + ", mini-batch " + std::to_string(b) +
                                  " (try a smaller --eta)");
       }
+      if (probe) probe->see_batch(net, ws, labels.data(), m, b);
       if (cb.on_batch) cb.on_batch(b + 1, batches);
       const bool stop = cb.should_stop && cb.should_stop();
       const bool periodic = cb.checkpoint_every > 0 && (b + 1) % cb.checkpoint_every == 0;
@@ -339,8 +349,12 @@ Status train(Network& net, const Dataset& training, const Dataset* evaluation,
       if (std::isnan(c) || std::isinf(c))
         return Status::Error(Code::kDiverged, "training diverged: non-finite cost after epoch " +
                                                   std::to_string(st.epoch));
+    std::vector<Hint> hints;
+    if (probe) hints = probe->observe(net, &rep);
     st.history.push_back(rep);
     if (cb.on_epoch) cb.on_epoch(rep);
+    if (cb.on_hint)
+      for (const Hint& h : hints) cb.on_hint(h);
 
     // Schedules and stopping rules act on what this epoch measured.
     if (opts.schedule == Schedule::kStep && (st.epoch + 1) % opts.step_epochs == 0)

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "nnet/health.h"
 #include "nnet/history.h"
 #include "nnet/status.h"
 
@@ -28,6 +29,13 @@ Status plot_curves(const std::vector<PlotRun>& runs, const std::string& path);
 // runs must have been trained with --record-gradients) and writes it to `path`. Code 65 when no
 // run recorded gradients.
 Status plot_gradients(const std::vector<PlotRun>& runs, const std::string& path);
+
+// Draws the health evidence a run recorded (`nnet train --history`, hints on) per epoch, one panel
+// per signal with the threshold its hint fires on marked (health.h): wrong-side output
+// saturation, the top class's share, dead and saturated hidden units per layer, the first/last
+// layer gradient ratio (log axis), training minus evaluation accuracy and the sample's cost.
+// Code 65 when no run recorded health.
+Status plot_health(const std::vector<PlotRun>& runs, const std::string& path);
 
 // A legend label for a history file: its file name without directory and extension.
 std::string label_from_path(const std::string& path);

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "nnet/dataset.h"
+#include "nnet/health.h"
 #include "nnet/network.h"
 #include "nnet/status.h"
 
@@ -51,6 +52,9 @@ struct TrainOptions {
   L2Style l2_style = L2Style::kNetwork2;
   // Threads for the conv kernels of a training step (0 = all cores); results do not depend on it.
   int conv_threads = 1;
+  // Watch the run's health (health.h): fill EpochReport::health and report hints through
+  // TrainCallbacks::on_hint. Never changes what training computes.
+  bool watch_health = false;
 };
 
 // Everything measured in one epoch; fields not monitored stay at their defaults (-1 / NaN).
@@ -69,6 +73,7 @@ struct EpochReport {
   // epoch's mini-batches (the book's chapter 5 "speed of learning").
   std::vector<double> bias_grad_norm;
   std::vector<double> weight_grad_norm;
+  EpochHealth health;  // with watch_health: the probe's evidence after this epoch
 };
 
 // The resumable state of a run: everything a checkpoint has to hold besides the network.
@@ -98,6 +103,9 @@ struct TrainCallbacks {
   std::function<bool()> should_stop;                        // polled after each mini-batch
   std::function<Status(const TrainState&)> on_checkpoint;   // after each epoch (and on stop)
   size_t checkpoint_every = 0;  // also call on_checkpoint every N mini-batches; 0 = epochs only
+  // With watch_health: each pitfall's hint, the first time it is seen (data hints before the
+  // first epoch, the others right after on_epoch of the epoch that showed it).
+  std::function<void(const Hint&)> on_hint;
 };
 
 // Results of running a network over a dataset.

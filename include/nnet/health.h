@@ -1,0 +1,135 @@
+// Training health: cheap per-epoch evidence of the book's pitfalls (saturated outputs, dead or
+// saturated hidden units, vanishing/exploding gradients, overfitting, a learning rate too high,
+// bad data) and the one-line hints, with the book's cure, that the evidence supports.
+//
+// The probe never changes training: it only reads values the SGD step already computed (the
+// activations and output errors of some mini-batches) and the epoch's report, and draws no
+// random numbers, so a run is bit-identical with and without it. The library never prints: hints
+// reach the caller through TrainCallbacks::on_hint (train.h).
+#pragma once
+
+#include <Eigen/Core>
+#include <limits>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "nnet/dataset.h"
+#include "nnet/network.h"
+
+namespace nnet {
+
+struct EpochReport;
+struct TrainOptions;
+
+enum class HintKind {
+  kSaturatedOutputs,   // ch3: stuck on one class / outputs pinned on the wrong side (quadratic)
+  kDeadUnits,          // ReLU hidden units that never activate
+  kSaturatedUnits,     // sigmoid/tanh hidden units pinned at their extremes
+  kVanishingGradient,  // ch5: first layer's gradient orders of magnitude below the last's
+  kExplodingGradient,  // ch5: first layer's gradient orders of magnitude above the last's
+  kOverfitting,        // ch3: training accuracy far above evaluation accuracy, which stalls
+  kLearningRate,       // cost rising or oscillating across epochs
+  kDataRange,          // pixels outside [0, 1]
+  kDataMissingClass,   // a split lacks one of the classes
+  kDataTooSmall,       // far fewer training images than parameters
+};
+
+// Stable lower-case names ("saturated-outputs", "dead-units", ...), as histories record them.
+const char* name(HintKind k);
+
+struct Hint {
+  HintKind kind = HintKind::kSaturatedOutputs;
+  int epoch = -1;       // epoch whose evidence fired it; -1 for data hints (before training)
+  std::string message;  // one line, no trailing newline: the evidence and the book's cure
+};
+
+// The thresholds the hints fire on (also drawn by plot_health). Shares are in [0, 1].
+struct HealthThresholds {
+  double output_saturation = 0.5;  // share of outputs pinned (<0.01 or >0.99) on the wrong side
+  int output_epochs = 3;           // ... for this many epochs in a row (quadratic cost only)
+  double one_class = 0.9;          // share of the sample predicted as one class ...
+  int one_class_epochs = 2;        // ... for this many epochs in a row
+  double dead_units = 0.5;         // share of a ReLU layer's units never active on the sample
+  double saturated_units = 0.5;    // share of a sigmoid/tanh layer's units saturated on >= 95%
+  int unit_epochs = 2;             //   of the sample, for this many epochs in a row
+  double gradient_ratio = 100;     // first/last layer |dC/db| ratio beyond 1/x or x ...
+  int gradient_epochs = 2;         // ... for this many epochs in a row
+  double overfit_gap = 0.10;       // training minus evaluation accuracy ...
+  int overfit_stall = 10;          // ... with no better evaluation accuracy for this many epochs
+  double accuracy_drop = 0.02;     // an epoch whose evaluation accuracy fell this much, or ...
+  double cost_rise = 0.10;         // ... whose sample cost rose by this share or more, ...
+  int bad_epochs = 2;              // ... this many times within the last 5 epochs
+  double data_ratio = 50;          // parameters per training image above this
+};
+
+// What the probe measured after one epoch (all NaN / empty when it did not run).
+struct EpochHealth {
+  static constexpr double kNone = std::numeric_limits<double>::quiet_NaN();
+  // The sample: the training images of the mini-batches the probe read this epoch, as the SGD
+  // step saw them (before its update, with any dropout masks).
+  int sample = 0;                    // images read
+  double output_saturation = kNone;  // share of output activations pinned on the wrong side
+  double sample_cost = kNone;        // mean cost on the sample (no L2 term)
+  double sample_accuracy = kNone;    // share of the sample classified correctly
+  int top_class = -1;                // the class predicted most often on the sample
+  double top_class_share = kNone;    // ... and the share of the sample predicted as it
+  // Per weight layer but the output layer (NaN where the activation does not apply):
+  std::vector<double> dead_share;       // ReLU units zero on every sampled image
+  std::vector<double> saturated_share;  // sigmoid/tanh units saturated on >= 95% of the sample
+  // Per weight layer: |dC/db| of the mini-batch's mean cost, averaged over the batches read
+  // (the book's chapter 5 "speed of learning").
+  std::vector<double> bias_grad_norm;
+  double seconds = 0.0;  // time the probe took this epoch
+  bool measured() const { return sample > 0; }
+};
+
+// Data hints, checked once before training: pixels outside [0, 1], a split (training or
+// evaluation) lacking a class, more than thresholds.data_ratio parameters per training image.
+std::vector<Hint> check_data(const Network& net, const Dataset& training, const Dataset* evaluation,
+                             const HealthThresholds& t = {});
+
+// Watches one run. The training loop hands it every mini-batch right after its SGD step (the
+// step's own forward activations and output errors, still in the workspace) and each epoch's
+// report; the probe reads a fixed subset of the mini-batches (about `per_epoch` images an epoch,
+// evenly spaced), so watching costs a small fixed amount per epoch and draws no random numbers.
+class HealthProbe {
+ public:
+  HealthProbe(const Network& net, size_t training_size, const Dataset* evaluation,
+              const TrainOptions& opts, HealthThresholds t = {}, int per_epoch = 1000);
+
+  // After sgd_step (or forward + backward) on mini-batch `b` of the epoch: ws.a holds the batch's
+  // activations and ws.delta its dC/dz, for the first m columns with `labels`.
+  void see_batch(const Network& net, const Workspace& ws, const uint8_t* labels, int m, size_t b);
+
+  // Closes the epoch `rep` describes: fills rep->health from the batches seen and returns the
+  // hints that fire for the first time (each kind at most once per probe).
+  std::vector<Hint> observe(const Network& net, EpochReport* rep);
+
+  const HealthThresholds& thresholds() const { return t_; }
+
+ private:
+  bool fire(HintKind k, int epoch, std::string message, std::vector<Hint>* out);
+  void reset_epoch(const Network& net);
+
+  HealthThresholds t_;
+  size_t stride_ = 1;        // read mini-batches b with b % stride_ == 0
+  bool large_init_ = false;  // first-layer weights looked N(0, 1) when the probe was made
+  double lambda_ = 0;
+  std::vector<long> eval_class_count_;  // (10) evaluation labels per class
+  // This epoch so far:
+  long seen_ = 0, correct_ = 0, pinned_ = 0, outputs_seen_ = 0;
+  double cost_sum_ = 0, seconds_ = 0;
+  int batches_seen_ = 0;
+  std::vector<long> predicted_;               // (outputs) predictions per class
+  std::vector<std::vector<uint8_t>> active_;  // per hidden layer, per unit: ever > 0 (ReLU)
+  std::vector<std::vector<int>> sat_count_;   // per hidden layer, per unit: saturated samples
+  std::vector<double> bias_norm_sum_;         // per weight layer: sum of |dC/db| / m
+  std::vector<double> bias_grad_scratch_;
+  // Past epochs:
+  std::vector<EpochHealth> past_;
+  std::vector<double> eval_acc_;  // evaluation accuracy per observed epoch (NaN if none)
+  std::set<HintKind> fired_;
+};
+
+}  // namespace nnet

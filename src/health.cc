@@ -1,0 +1,433 @@
+#include "nnet/health.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+
+#include "nnet/train.h"
+
+namespace nnet {
+
+namespace {
+
+std::string pct(double share) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.2f%%", 100.0 * share);
+  return buf;
+}
+
+std::string num(double v, const char* fmt = "%.3g") {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, fmt, v);
+  return buf;
+}
+
+std::string epoch_prefix(int epoch) { return "epoch " + std::to_string(epoch) + ": "; }
+
+// The last `k` entries of v all satisfy `pred` (and there are at least k).
+template <class Pred>
+bool last_k(const std::vector<EpochHealth>& v, int k, Pred pred) {
+  if (k < 1 || v.size() < static_cast<size_t>(k)) return false;
+  for (size_t i = v.size() - k; i < v.size(); ++i)
+    if (!pred(v[i])) return false;
+  return true;
+}
+
+// Whether activation `a` of kind `act` is saturated (its derivative nearly zero).
+bool saturated(Activation act, float a) {
+  if (act == Activation::kSigmoid) return a < 0.01f || a > 0.99f;
+  if (act == Activation::kTanh) return a < -0.98f || a > 0.98f;
+  return false;
+}
+
+// Activation and activations (rows, S) of weight layer l in the probe's workspace.
+Activation layer_activation(const Network& net, int l) {
+  if (!net.is_stack()) return net.arch().activations[l];
+  const LayerSpec& s = net.spec(net.stack_layer(l));
+  return s.kind == LayerKind::kSoftmax ? Activation::kSoftmax : s.activation;
+}
+
+const Eigen::MatrixXf& layer_output(const Network& net, const Workspace& ws, int l) {
+  // A stack's conv/fc layer: its activations before any pooling.
+  return net.is_stack() ? ws.a[net.stack_layer(l)] : ws.a[l];
+}
+
+}  // namespace
+
+const char* name(HintKind k) {
+  switch (k) {
+    case HintKind::kSaturatedOutputs:
+      return "saturated-outputs";
+    case HintKind::kDeadUnits:
+      return "dead-units";
+    case HintKind::kSaturatedUnits:
+      return "saturated-units";
+    case HintKind::kVanishingGradient:
+      return "vanishing-gradient";
+    case HintKind::kExplodingGradient:
+      return "exploding-gradient";
+    case HintKind::kOverfitting:
+      return "overfitting";
+    case HintKind::kLearningRate:
+      return "learning-rate";
+    case HintKind::kDataRange:
+      return "data-range";
+    case HintKind::kDataMissingClass:
+      return "data-missing-class";
+    case HintKind::kDataTooSmall:
+      return "data-too-small";
+  }
+  return "?";
+}
+
+std::vector<Hint> check_data(const Network& net, const Dataset& training, const Dataset* evaluation,
+                             const HealthThresholds& t) {
+  std::vector<Hint> out;
+  auto add = [&](HintKind k, std::string msg) { out.push_back({k, -1, std::move(msg)}); };
+  const Dataset* splits[] = {&training, evaluation};
+  const char* split_names[] = {"training", "evaluation"};
+  bool range_reported = false;
+  for (int s = 0; s < 2; ++s) {
+    const Dataset* d = splits[s];
+    if (!d || d->empty()) continue;
+    if (!range_reported) {
+      const float* p = d->image(0);
+      const size_t count = d->size() * static_cast<size_t>(d->pixels());
+      float lo = p[0], hi = p[0];
+      for (size_t i = 0; i < count; ++i) {
+        lo = std::min(lo, p[i]);
+        hi = std::max(hi, p[i]);
+      }
+      if (lo < 0.0f || hi > 1.0f) {
+        range_reported = true;
+        add(HintKind::kDataRange,
+            std::string("hint: data: ") + split_names[s] + " pixels span [" + num(lo, "%g") + ", " +
+                num(hi, "%g") +
+                "], not [0, 1]: the book's nets expect intensities scaled to [0, 1] (divide "
+                "bytes by 255), else sigmoids saturate from the first step");
+      }
+    }
+    std::vector<long> count(10, 0);
+    for (uint8_t l : d->labels)
+      if (l < 10) ++count[l];
+    std::string missing;
+    for (int c = 0; c < 10; ++c)
+      if (count[c] == 0) missing += (missing.empty() ? "" : ",") + std::to_string(c);
+    if (!missing.empty())
+      add(HintKind::kDataMissingClass,
+          std::string("hint: data: the ") + split_names[s] + " split (" +
+              std::to_string(d->size()) + " images) has no image of class " + missing +
+              (s == 0 ? ": the net can never learn it; use more (or shuffled) training data"
+                      : ": its accuracy says nothing about that class; evaluate on more data"));
+  }
+  const double params = static_cast<double>(net.params().size());
+  if (!training.empty() && params > t.data_ratio * static_cast<double>(training.size()))
+    add(HintKind::kDataTooSmall,
+        "hint: data: " + std::to_string(training.size()) + " training images for " +
+            std::to_string(net.params().size()) + " parameters (" +
+            num(params / static_cast<double>(training.size()), "%.0f") +
+            " per image): expect overfitting (chapter 3); use more training data, --lambda, or "
+            "a smaller net");
+  return out;
+}
+
+HealthProbe::HealthProbe(const Network& net, size_t training_size, const Dataset* evaluation,
+                         const TrainOptions& opts, HealthThresholds t, int per_epoch)
+    : t_(t), lambda_(opts.lambda) {
+  const size_t batch = static_cast<size_t>(std::max(opts.batch, 1));
+  const size_t batches = (training_size + batch - 1) / batch;
+  const size_t want = (static_cast<size_t>(std::max(per_epoch, 1)) + batch - 1) / batch;
+  stride_ = std::max<size_t>(1, batches / std::max<size_t>(want, 1));
+  eval_class_count_.assign(10, 0);
+  if (evaluation)
+    for (uint8_t l : evaluation->labels)
+      if (l < 10) ++eval_class_count_[l];
+  // N(0, 1) weights (--init large) leave the first layer with a mean square near 1.
+  if (net.layers() > 0) {
+    const auto w = net.weight(0);
+    large_init_ = w.cast<double>().squaredNorm() / static_cast<double>(w.size()) > 0.5;
+  }
+  reset_epoch(net);
+}
+
+void HealthProbe::reset_epoch(const Network& net) {
+  const int L = net.layers();
+  seen_ = correct_ = pinned_ = outputs_seen_ = 0;
+  cost_sum_ = seconds_ = 0;
+  batches_seen_ = 0;
+  predicted_.assign(net.outputs(), 0);
+  active_.resize(std::max(L - 1, 0));
+  sat_count_.resize(std::max(L - 1, 0));
+  for (auto& v : active_) std::fill(v.begin(), v.end(), 0);
+  for (auto& v : sat_count_) std::fill(v.begin(), v.end(), 0);
+  bias_norm_sum_.assign(L, 0.0);
+}
+
+void HealthProbe::see_batch(const Network& net, const Workspace& ws, const uint8_t* labels, int m,
+                            size_t b) {
+  if (b % stride_ != 0) return;
+  const auto t0 = std::chrono::steady_clock::now();
+  const int L = net.layers();
+  const Eigen::MatrixXf& out = ws.a.back();  // (outputs, max_batch)
+  const int outs = net.outputs();
+  const Cost cost = net.arch().cost;
+  const bool sigmoid_out = layer_activation(net, L - 1) == Activation::kSigmoid;
+  for (int j = 0; j < m; ++j) {
+    const float* a = out.data() + static_cast<size_t>(j) * outs;
+    int arg = 0;
+    for (int k = 1; k < outs; ++k)
+      if (a[k] > a[arg]) arg = k;  // first maximum, like np.argmax
+    ++predicted_[arg];
+    correct_ += (arg == labels[j]);
+    cost_sum_ += sample_cost(cost, a, outs, labels[j]);
+    if (sigmoid_out) {
+      for (int k = 0; k < outs; ++k) {
+        const bool target = k == labels[j];
+        pinned_ += target ? a[k] < 0.01f : a[k] > 0.99f;  // pinned on the wrong side
+      }
+      outputs_seen_ += outs;
+    }
+  }
+  seen_ += m;
+  // Hidden units: ever active (ReLU), saturated samples (sigmoid/tanh).
+  for (int l = 0; l + 1 < L; ++l) {
+    const Activation act = layer_activation(net, l);
+    const Eigen::MatrixXf& a = layer_output(net, ws, l);  // (units, max_batch)
+    const Eigen::Index units = a.rows();
+    if (act == Activation::kRelu) {
+      std::vector<uint8_t>& on = active_[l];
+      if (on.size() != static_cast<size_t>(units)) on.assign(units, 0);
+      for (int j = 0; j < m; ++j) {
+        const float* c = a.data() + static_cast<size_t>(j) * units;
+        for (Eigen::Index u = 0; u < units; ++u) on[u] |= c[u] > 0.0f;
+      }
+    } else if (act == Activation::kSigmoid || act == Activation::kTanh) {
+      std::vector<int>& sc = sat_count_[l];
+      if (sc.size() != static_cast<size_t>(units)) sc.assign(units, 0);
+      for (int j = 0; j < m; ++j) {
+        const float* c = a.data() + static_cast<size_t>(j) * units;
+        for (Eigen::Index u = 0; u < units; ++u) sc[u] += saturated(act, c[u]);
+      }
+    }
+  }
+  // |dC/db| of the batch's mean cost per weight layer: dC/dz summed over the batch (and, for a
+  // conv layer, over each filter's positions).
+  for (int l = 0; l < L; ++l) {
+    const int i = net.is_stack() ? net.stack_layer(l) : l;
+    const Eigen::MatrixXf& d = ws.delta[i];  // (units, max_batch)
+    const int rows = net.rows(l);
+    const Eigen::Index per = d.rows() / rows;  // positions per bias (1 unless conv)
+    bias_grad_scratch_.assign(rows, 0.0);
+    for (int j = 0; j < m; ++j) {
+      const float* c = d.data() + static_cast<size_t>(j) * d.rows();
+      for (int r = 0; r < rows; ++r)
+        for (Eigen::Index q = 0; q < per; ++q) bias_grad_scratch_[r] += c[r * per + q];
+    }
+    double sq = 0;
+    for (double g : bias_grad_scratch_) sq += g * g;
+    bias_norm_sum_[l] += std::sqrt(sq) / m;
+  }
+  ++batches_seen_;
+  seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+bool HealthProbe::fire(HintKind k, int epoch, std::string message, std::vector<Hint>* out) {
+  if (!fired_.insert(k).second) return false;
+  out->push_back({k, epoch, std::move(message)});
+  return true;
+}
+
+std::vector<Hint> HealthProbe::observe(const Network& net, EpochReport* rep) {
+  const auto t0 = std::chrono::steady_clock::now();
+  EpochHealth h;
+  const int L = net.layers();
+  std::vector<Hint> hints;
+  if (seen_ == 0) {
+    reset_epoch(net);
+    return hints;
+  }
+  const Cost cost = net.arch().cost;
+  h.sample = static_cast<int>(seen_);
+  h.sample_cost = cost_sum_ / static_cast<double>(seen_);
+  h.sample_accuracy = static_cast<double>(correct_) / static_cast<double>(seen_);
+  h.top_class =
+      static_cast<int>(std::max_element(predicted_.begin(), predicted_.end()) - predicted_.begin());
+  h.top_class_share = static_cast<double>(predicted_[h.top_class]) / static_cast<double>(seen_);
+  if (outputs_seen_ > 0)
+    h.output_saturation = static_cast<double>(pinned_) / static_cast<double>(outputs_seen_);
+  for (int l = 0; l + 1 < L; ++l) {
+    const Activation act = layer_activation(net, l);
+    double dead = EpochHealth::kNone, sat = EpochHealth::kNone;
+    if (act == Activation::kRelu && !active_[l].empty()) {
+      long n = 0;
+      for (uint8_t on : active_[l]) n += !on;
+      dead = static_cast<double>(n) / static_cast<double>(active_[l].size());
+    } else if ((act == Activation::kSigmoid || act == Activation::kTanh) &&
+               !sat_count_[l].empty()) {
+      const long need = static_cast<long>(std::ceil(0.95 * static_cast<double>(seen_)));
+      long n = 0;
+      for (int c : sat_count_[l]) n += c >= need;
+      sat = static_cast<double>(n) / static_cast<double>(sat_count_[l].size());
+    }
+    h.dead_share.push_back(dead);
+    h.saturated_share.push_back(sat);
+  }
+  for (int l = 0; l < L; ++l) h.bias_grad_norm.push_back(bias_norm_sum_[l] / batches_seen_);
+  const double watched = seconds_;
+  reset_epoch(net);
+  const int S = h.sample;
+
+  const int epoch = rep->epoch;
+  const double eval_acc = rep->evaluation_correct >= 0 && rep->evaluation_total > 0
+                              ? static_cast<double>(rep->evaluation_correct) /
+                                    static_cast<double>(rep->evaluation_total)
+                              : EpochHealth::kNone;
+  past_.push_back(h);
+  eval_acc_.push_back(eval_acc);
+  const std::string at = "hint: " + epoch_prefix(epoch);
+  const bool quadratic = cost == Cost::kQuadratic;
+  const std::string setup =
+      std::string("with ") + name(cost) + " cost" + (large_init_ ? " and N(0,1) weights" : "");
+  const std::string cure = quadratic || large_init_
+                               ? std::string("; try") + (quadratic ? " --cost cross-entropy" : "") +
+                                     (large_init_ ? " --init default" : "")
+                               : std::string("; try a smaller --eta or --init default");
+
+  // Saturated outputs: stuck on one class, or (quadratic) outputs pinned on the wrong side.
+  if (last_k(past_, t_.one_class_epochs, [&](const EpochHealth& e) {
+        return e.top_class == h.top_class && e.top_class_share >= t_.one_class;
+      })) {
+    std::string evidence;
+    const long cls = eval_class_count_[std::min(h.top_class, 9)];
+    long total = 0;
+    for (long c : eval_class_count_) total += c;
+    if (rep->evaluation_correct >= 0 && total > 0 && rep->evaluation_correct == cls)
+      evidence = "every evaluation image is classified as " + std::to_string(h.top_class) + " (" +
+                 pct(eval_acc) + " = that class's share)";
+    else
+      evidence = pct(h.top_class_share) + " of sampled training images are classified as " +
+                 std::to_string(h.top_class) + " for " + std::to_string(t_.one_class_epochs) +
+                 " epochs";
+    fire(HintKind::kSaturatedOutputs, epoch,
+         at + evidence + " " + setup +
+             (quadratic ? ": the learning slowdown of chapter 3 (saturated outputs)"
+                        : ": saturated outputs (chapter 3)") +
+             cure,
+         &hints);
+  }
+  if (quadratic && last_k(past_, t_.output_epochs, [&](const EpochHealth& e) {
+        return e.output_saturation >= t_.output_saturation;
+      }))
+    fire(HintKind::kSaturatedOutputs, epoch,
+         at + pct(h.output_saturation) + " of output activations pinned near 0/1 on the wrong " +
+             "side of their target for " + std::to_string(t_.output_epochs) + " epochs " + setup +
+             ": the learning slowdown of chapter 3 (sigma'(z) ~ 0)" + cure,
+         &hints);
+
+  // Hidden units.
+  for (int l = 0; l + 1 < L; ++l) {
+    auto layer_share = [&](const EpochHealth& e, bool dead) {
+      const std::vector<double>& v = dead ? e.dead_share : e.saturated_share;
+      return static_cast<size_t>(l) < v.size() ? v[l] : EpochHealth::kNone;
+    };
+    if (last_k(past_, t_.unit_epochs,
+               [&](const EpochHealth& e) { return layer_share(e, true) >= t_.dead_units; }))
+      fire(HintKind::kDeadUnits, epoch,
+           at + "hidden layer " + std::to_string(l + 1) + ": " + pct(h.dead_share[l]) +
+               " of ReLU units never activate on " + std::to_string(S) +
+               " sampled training images (dead units get no gradient); try a smaller --eta, --init "
+               "he",
+           &hints);
+    if (last_k(past_, t_.unit_epochs,
+               [&](const EpochHealth& e) { return layer_share(e, false) >= t_.saturated_units; }))
+      fire(HintKind::kSaturatedUnits, epoch,
+           at + "hidden layer " + std::to_string(l + 1) + ": " + pct(h.saturated_share[l]) +
+               " of " + name(layer_activation(net, l)) +
+               " units saturated on >= 95% of sampled images (sigma'(z) ~ 0, they barely "
+               "learn)" +
+               (large_init_ ? " with N(0,1) weights; try --init default (chapter 3)"
+                            : "; try a smaller --eta or --init default (chapter 3)"),
+           &hints);
+  }
+
+  // Gradients: first layer against the last (chapter 5).
+  if (L >= 2) {
+    auto ratio = [&](const EpochHealth& e) {
+      const double last = e.bias_grad_norm.back();
+      return last > 0 ? e.bias_grad_norm.front() / last : EpochHealth::kNone;
+    };
+    const double r = ratio(h);
+    const std::string norms = "|dC/db| " + num(h.bias_grad_norm.front()) + " in layer 1 vs " +
+                              num(h.bias_grad_norm.back()) + " in layer " + std::to_string(L);
+    if (last_k(past_, t_.gradient_epochs,
+               [&](const EpochHealth& e) { return ratio(e) <= 1.0 / t_.gradient_ratio; }))
+      fire(HintKind::kVanishingGradient, epoch,
+           at + norms + ": the first layer learns " + num(1.0 / r, "%.0f") +
+               "x slower, the vanishing gradient of chapter 5; try fewer layers, --activation "
+               "relu, or --init default",
+           &hints);
+    if (last_k(past_, t_.gradient_epochs,
+               [&](const EpochHealth& e) { return ratio(e) >= t_.gradient_ratio; }))
+      fire(HintKind::kExplodingGradient, epoch,
+           at + norms + ": the first layer's gradient is " + num(r, "%.0f") +
+               "x the last's, the exploding gradient of chapter 5; try a smaller --eta or "
+               "--init default",
+           &hints);
+  }
+
+  // Overfitting: training accuracy (the report's, else the sample's) far above evaluation
+  // accuracy, with no better evaluation accuracy for overfit_stall epochs.
+  if (!std::isnan(eval_acc)) {
+    const double train_acc =
+        rep->training_correct >= 0 && rep->training_total > 0
+            ? static_cast<double>(rep->training_correct) / static_cast<double>(rep->training_total)
+            : h.sample_accuracy;
+    size_t best = 0;
+    for (size_t i = 0; i < eval_acc_.size(); ++i)
+      if (eval_acc_[i] > eval_acc_[best]) best = i;
+    const size_t since = eval_acc_.size() - 1 - best;
+    if (train_acc - eval_acc >= t_.overfit_gap && since >= static_cast<size_t>(t_.overfit_stall))
+      fire(HintKind::kOverfitting, epoch,
+           at + "training accuracy " + pct(train_acc) + " vs evaluation " + pct(eval_acc) +
+               ", no better evaluation accuracy for " + std::to_string(since) + " epochs (best " +
+               pct(eval_acc_[best]) + "): overfitting (chapter 3); try " +
+               (lambda_ > 0 ? "a larger --lambda" : "--lambda 0.1") +
+               ", --early-stop 10, or more training data",
+           &hints);
+  }
+
+  // Learning rate: within the last 5 epochs, bad_epochs epochs whose evaluation accuracy fell by
+  // accuracy_drop or more, or whose sample cost rose by cost_rise or more (rising or oscillating).
+  if (past_.size() >= 2) {
+    const size_t first = past_.size() > 5 ? past_.size() - 5 : 1;
+    int bad = 0;
+    std::string evidence;
+    for (size_t i = first; i < past_.size(); ++i) {
+      const double drop = eval_acc_[i - 1] - eval_acc_[i];  // NaN without evaluation
+      const double rise = past_[i].sample_cost / past_[i - 1].sample_cost - 1.0;
+      const bool fell = drop >= t_.accuracy_drop, rose = rise >= t_.cost_rise;
+      if (!fell && !rose) continue;
+      ++bad;
+      const int e = epoch - static_cast<int>(past_.size() - 1 - i);
+      evidence +=
+          (evidence.empty() ? "" : ", ") + std::string("epoch ") + std::to_string(e) +
+          (fell ? " evaluation accuracy " + pct(eval_acc_[i - 1]) + " -> " + pct(eval_acc_[i])
+                : " training cost " + num(past_[i - 1].sample_cost) + " -> " +
+                      num(past_[i].sample_cost));
+    }
+    if (bad >= t_.bad_epochs)
+      fire(HintKind::kLearningRate, epoch,
+           at + "training went backwards in " + std::to_string(bad) + " of the last " +
+               std::to_string(past_.size() - first) + " epochs (" + evidence + ") at eta " +
+               num(rep->eta, "%g") + ": the learning rate is too high (chapter 3); try --eta " +
+               num(rep->eta / 4, "%g") + " or --schedule plateau",
+           &hints);
+  }
+  h.seconds =
+      watched + std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  rep->health = std::move(h);
+  return hints;
+}
+
+}  // namespace nnet

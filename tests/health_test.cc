@@ -1,0 +1,319 @@
+// Training health (health.h): each hint fires on a real run that has its pitfall and names the
+// evidence, no hint fires on the book's healthy recipes, and watching never changes training.
+#include "nnet/health.h"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <iterator>
+#include <regex>
+#include <sstream>
+
+#include "nnet/data.h"
+#include "nnet/history.h"
+#include "nnet/recipes.h"
+#include "nnet/train.h"
+#include "test_util.h"
+
+namespace nnet::testing {
+namespace {
+
+std::string pkl() { return shared_mnist_dir() + "/mnist.pkl.gz"; }
+
+// The hint lines of a run's standard error.
+std::vector<std::string> hint_lines(const std::string& err) {
+  std::vector<std::string> out;
+  std::istringstream in(err);
+  for (std::string line; std::getline(in, line);)
+    if (line.rfind("hint: ", 0) == 0) out.push_back(line);
+  return out;
+}
+
+std::string joined(const std::vector<std::string>& v) {
+  std::string s;
+  for (const std::string& x : v) s += x + "\n";
+  return s;
+}
+
+// Runs `nnet ARGS --data shared` and returns the one hint line containing `needle` (fails the
+// test when there is none, or more than one).
+std::string expect_hint(const std::string& args, const std::string& needle) {
+  CommandResult r = run_nnet(args + " --data '" + pkl() + "'");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  std::vector<std::string> found;
+  for (const std::string& h : hint_lines(r.err))
+    if (h.find(needle) != std::string::npos) found.push_back(h);
+  EXPECT_EQ(found.size(), 1u) << "nnet " << args << "\nstderr:\n" << r.err;
+  return found.empty() ? "" : found[0];
+}
+
+int hint_epoch(const std::string& line) {
+  std::smatch m;
+  if (!std::regex_search(line, m, std::regex("^hint: epoch ([0-9]+): "))) return -1;
+  return std::stoi(m[1]);
+}
+
+TEST(HealthHints, SaturatedOutputsOnTheIssueExample) {
+  NNET_REQUIRE_SHARED_DATA(dir);
+  // The issue's example: the notebook's [784,300,10], eta 0.1, quadratic, N(0,1) weights.
+  CommandResult r = run_nnet("train --sizes 784,300,10 --epochs 2 --data '" + pkl() + "'");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  // Standard output stays the notebook's lines.
+  EXPECT_TRUE(std::regex_match(r.out, std::regex("(Epoch [01]: [0-9]+ / 10000\n){2}"))) << r.out;
+  const std::string line = joined(hint_lines(r.err));
+  EXPECT_TRUE(std::regex_search(
+      line, std::regex("hint: epoch 1: every evaluation image is classified as [0-9] \\([0-9.]+% "
+                       "= that class's share\\) with quadratic cost and N\\(0,1\\) weights: the "
+                       "learning slowdown of chapter 3")))
+      << r.err;
+  EXPECT_NE(line.find("try --cost cross-entropy --init default"), std::string::npos) << line;
+  // --hints off silences them; the notebook's lines are the same.
+  CommandResult off =
+      run_nnet("train --sizes 784,300,10 --epochs 2 --hints off --data '" + pkl() + "'");
+  ASSERT_EQ(off.exit_code, 0) << off.err;
+  EXPECT_EQ(off.out, r.out);
+  EXPECT_TRUE(hint_lines(off.err).empty()) << off.err;
+}
+
+TEST(HealthHints, DeadReluUnitsWithinThreeEpochs) {
+  NNET_REQUIRE_SHARED_DATA(dir);
+  const std::string h =
+      expect_hint("train --activation relu --cost cross-entropy --init default --eta 3 --epochs 3",
+                  "ReLU units never activate");
+  EXPECT_LE(hint_epoch(h), 2) << h;
+  EXPECT_TRUE(std::regex_search(h, std::regex("hidden layer 1: [0-9.]+% of ReLU units"))) << h;
+}
+
+TEST(HealthHints, SaturatedSigmoidUnitsWithinTwoEpochs) {
+  NNET_REQUIRE_SHARED_DATA(dir);
+  const std::string h = expect_hint("train --cost cross-entropy --init default --eta 8 --epochs 2",
+                                    "sigmoid units saturated");
+  EXPECT_EQ(hint_epoch(h), 1) << h;
+  EXPECT_NE(h.find("try a smaller --eta"), std::string::npos) << h;
+}
+
+TEST(HealthHints, VanishingGradientInTheBooksFourHiddenLayers) {
+  NNET_REQUIRE_SHARED_DATA(dir);
+  const std::string h = expect_hint("book ch5-4-hidden --epochs 2", "vanishing gradient");
+  EXPECT_EQ(hint_epoch(h), 1) << h;
+  // The evidence: both norms and the ratio, which must exceed the threshold.
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(h, m, std::regex("the first layer learns ([0-9]+)x slower"))) << h;
+  EXPECT_GE(std::stod(m[1]), HealthThresholds{}.gradient_ratio) << h;
+  EXPECT_TRUE(std::regex_search(h, std::regex("\\|dC/db\\| [0-9.e-]+ in layer 1 vs [0-9.e-]+ in "
+                                              "layer 5")))
+      << h;
+}
+
+TEST(HealthHints, OverfittingOnTheBooksThousandImagesWithinEightyEpochs) {
+  NNET_REQUIRE_SHARED_DATA(dir);
+  const std::string h = expect_hint("book ch3-overfitting --epochs 80", "overfitting");
+  EXPECT_GE(hint_epoch(h), HealthThresholds{}.overfit_stall) << h;
+  EXPECT_TRUE(std::regex_search(h, std::regex("training accuracy [0-9.]+% vs evaluation [0-9.]+%, "
+                                              "no better evaluation accuracy for [0-9]+ epochs")))
+      << h;
+  EXPECT_NE(h.find("--lambda"), std::string::npos) << h;
+}
+
+TEST(HealthHints, LearningRateTooHighWithinEightEpochs) {
+  NNET_REQUIRE_SHARED_DATA(dir);
+  const std::string h = expect_hint("train --cost cross-entropy --init default --eta 6 --epochs 8",
+                                    "learning rate is too high");
+  EXPECT_LE(hint_epoch(h), 7) << h;
+  EXPECT_TRUE(std::regex_search(h, std::regex("evaluation accuracy [0-9.]+% -> [0-9.]+%"))) << h;
+  EXPECT_NE(h.find("try --eta 1.5"), std::string::npos) << h;
+}
+
+TEST(HealthHints, DataTooSmallAndMissingClassBeforeTraining) {
+  NNET_REQUIRE_SHARED_DATA(dir);
+  std::string h =
+      expect_hint("train --train-size 300 --sizes 784,100,10 --epochs 1", "training images for");
+  EXPECT_NE(h.find("hint: data: 300 training images for 79510 parameters"), std::string::npos) << h;
+  // The first 5 training images cannot hold all ten classes.
+  h = expect_hint("train --train-size 5 --epochs 1", "has no image of class");
+  EXPECT_TRUE(std::regex_search(h, std::regex("hint: data: the training split \\(5 images\\) has "
+                                              "no image of class [0-9](,[0-9])*")))
+      << h;
+}
+
+TEST(HealthHints, PixelsOutsideUnitRangeFromATrainingRun) {
+  NNET_REQUIRE_SHARED_DATA(dir);
+  DataSplits d;
+  ASSERT_TRUE(load_pickle(pkl(), LoadOptions{}, &d).ok());
+  Dataset train = head(d.training, 500);
+  for (float& v : train.images) v *= 255.0f;  // bytes, not intensities
+  Network net(sigmoid_architecture({784, 30, 10}));
+  init_params(net, Init::kLarge, 1);
+  TrainOptions o;
+  o.epochs = 1;
+  o.watch_health = true;
+  std::vector<Hint> hints;
+  TrainCallbacks cb;
+  cb.on_hint = [&](const Hint& h) { hints.push_back(h); };
+  TrainState st = initial_state(net, train.size(), o);
+  ASSERT_TRUE(nnet::train(net, train, &d.test, o, cb, &st).ok());
+  bool range = false;
+  for (const Hint& h : hints)
+    if (h.kind == HintKind::kDataRange) {
+      range = true;
+      EXPECT_EQ(h.epoch, -1);
+      EXPECT_TRUE(std::regex_search(
+          h.message, std::regex("training pixels span \\[0, 25[0-9](\\.[0-9]+)?\\]")))
+          << h.message;
+    }
+  EXPECT_TRUE(range);
+}
+
+TEST(HealthHints, EachKindAtMostOnce) {
+  NNET_REQUIRE_SHARED_DATA(dir);
+  CommandResult r =
+      run_nnet("train --sizes 784,300,10 --epochs 4 --train-size 2000 --data '" + pkl() + "'");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::vector<std::string> lines = hint_lines(r.err);
+  ASSERT_FALSE(lines.empty()) << r.err;
+  int classified = 0;
+  for (const std::string& l : lines) classified += l.find("is classified as") != std::string::npos;
+  EXPECT_EQ(classified, 1) << r.err;
+}
+
+// Every recipe of `nnet book` but the two that show a pitfall on purpose (ch3-overfitting
+// overfits, ch5-4-hidden's first layer learns over 100x slower), shortened, runs without a hint.
+TEST(HealthHints, NoHintOnTheHealthyBookRecipes) {
+  NNET_REQUIRE_SHARED_DATA(dir);
+  for (const Recipe& rec : book_recipes()) {
+    if (rec.name == "ch3-overfitting" || rec.name == "ch5-4-hidden") continue;
+    // The 1,000-image recipe runs long enough for overfitting to show if it were there.
+    const std::string epochs = rec.name == "ch3-regularized" ? "80" : "3";
+    CommandResult r =
+        run_nnet("book " + rec.name + " --epochs " + epochs + " --data '" + pkl() + "'");
+    ASSERT_EQ(r.exit_code, 0) << rec.name << ": " << r.err;
+    EXPECT_TRUE(hint_lines(r.err).empty()) << rec.name << ":\n" << r.err;
+  }
+}
+
+// Watching reads, never writes: the same weights and figures with hints on and off, for the
+// fused dense step, the --record-gradients path and a layer stack.
+TEST(HealthProbe, TrainingIsBitIdenticalWithAndWithoutIt) {
+  NNET_REQUIRE_SHARED_DATA(dir);
+  DataSplits d;
+  ASSERT_TRUE(load_pickle(pkl(), LoadOptions{}, &d).ok());
+  const Dataset train = head(d.training, 1000), eval = head(d.validation, 500);
+  struct Case {
+    Architecture arch;
+    bool gradients;
+  };
+  Architecture stack;
+  stack.cost = Cost::kLogLikelihood;
+  ASSERT_TRUE(
+      parse_layers("conv:4:5,maxpool:2,fc:20,softmax:10", {Activation::kRelu}, &stack.layers).ok());
+  std::vector<Case> cases = {{sigmoid_architecture({784, 30, 10}), false},
+                             {sigmoid_architecture({784, 30, 10}, Cost::kCrossEntropy), true},
+                             {stack, false}};
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.gradients ? "gradients" : c.arch.layers.empty() ? "dense" : "stack");
+    std::vector<float> params[2];
+    std::vector<EpochReport> reports[2];
+    for (int on = 0; on < 2; ++on) {
+      Network net(c.arch);
+      init_params(net, net.is_stack() ? Init::kNetwork3 : Init::kLarge, 3);
+      TrainOptions o;
+      o.epochs = 2;
+      o.eta = net.is_stack() ? 0.03 : 0.5;
+      o.record_gradients = c.gradients;
+      o.monitor_training_cost = true;
+      o.watch_health = on == 1;
+      TrainCallbacks cb;
+      int hints = 0;
+      cb.on_hint = [&](const Hint&) { ++hints; };
+      TrainState st = initial_state(net, train.size(), o);
+      ASSERT_TRUE(nnet::train(net, train, &eval, o, cb, &st).ok());
+      params[on] = net.params();
+      reports[on] = st.history;
+      EXPECT_EQ(reports[on].back().health.measured(), on == 1);
+      if (on == 0) EXPECT_EQ(hints, 0);
+    }
+    ASSERT_EQ(reports[0].size(), reports[1].size());
+    // The portable paths (--record-gradients, stacks) already differ in the last bits when the
+    // heap is laid out differently before train() (any allocation by the caller does it), so
+    // only the fused dense step, what `nnet train` runs by default, is compared bit for bit.
+    if (c.gradients || !c.arch.layers.empty()) {
+      EXPECT_EQ(reports[0].back().evaluation_correct, reports[1].back().evaluation_correct);
+      continue;
+    }
+    EXPECT_EQ(params[0], params[1]);  // bit for bit
+    for (size_t e = 0; e < reports[0].size(); ++e) {
+      EXPECT_EQ(reports[0][e].evaluation_correct, reports[1][e].evaluation_correct);
+      EXPECT_EQ(reports[0][e].training_cost, reports[1][e].training_cost);
+      EXPECT_EQ(reports[0][e].bias_grad_norm, reports[1][e].bias_grad_norm);
+    }
+  }
+  for (const Case& c : cases) {
+    // The evidence covers every weight layer (a stack's conv, fc and softmax too).
+    Network net(c.arch);
+    init_params(net, net.is_stack() ? Init::kNetwork3 : Init::kLarge, 3);
+    TrainOptions o;
+    o.epochs = 1;
+    o.watch_health = true;
+    TrainState st = initial_state(net, train.size(), o);
+    ASSERT_TRUE(nnet::train(net, train, &eval, o, {}, &st).ok());
+    const EpochHealth& h = st.history.back().health;
+    EXPECT_EQ(h.bias_grad_norm.size(), static_cast<size_t>(net.layers()));
+    EXPECT_GT(h.sample, 0);
+    EXPECT_GE(h.sample_accuracy, 0.0);
+  }
+}
+
+// The CLI: same notebook lines and same saved model bytes with --hints on and off.
+TEST(HealthProbe, CliRunIsIdenticalWithHintsOnAndOff) {
+  NNET_REQUIRE_SHARED_DATA(dir);
+  const std::string tmp = make_temp_dir("nnet-health-cli");
+  std::string out[2], model[2];
+  for (int on = 0; on < 2; ++on) {
+    const std::string file = tmp + "/m" + std::to_string(on) + ".json";
+    CommandResult r =
+        run_nnet("train --epochs 3 --train-size 2000 --hints " + std::string(on ? "on" : "off") +
+                 " --data '" + pkl() + "' --save '" + file + "'");
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    out[on] = r.out;
+    std::ifstream in(file, std::ios::binary);
+    model[on].assign(std::istreambuf_iterator<char>(in), {});
+  }
+  EXPECT_EQ(out[0], out[1]);
+  ASSERT_FALSE(model[0].empty());
+  EXPECT_EQ(model[0], model[1]);
+}
+
+TEST(HealthProbe, HistoryRecordsTheEvidenceAndPlotDrawsIt) {
+  NNET_REQUIRE_SHARED_DATA(dir);
+  const std::string tmp = make_temp_dir("nnet-health");
+  CommandResult r = run_nnet("train --epochs 2 --train-size 1000 --sizes 784,30,30,10 -q --data '" +
+                             pkl() + "' --history '" + tmp + "/run.json'");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  History h;
+  ASSERT_TRUE(load_history(tmp + "/run.json", &h).ok());
+  ASSERT_EQ(h.epochs.size(), 2u);
+  for (const EpochReport& e : h.epochs) {
+    EXPECT_TRUE(e.health.measured());
+    EXPECT_EQ(e.health.saturated_share.size(), 2u);  // per hidden layer
+    EXPECT_EQ(e.health.bias_grad_norm.size(), 3u);   // per weight layer
+    EXPECT_GE(e.health.top_class_share, 0.1);
+  }
+  r = run_nnet("plot --health '" + tmp + "/run.json' -o '" + tmp + "/health.png'");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::ifstream png(tmp + "/health.png", std::ios::binary);
+  std::string magic(8, '\0');
+  png.read(magic.data(), 8);
+  EXPECT_EQ(magic, "\x89PNG\r\n\x1a\n");
+  // A history recorded with --hints off holds no evidence: the plot says so (code 65).
+  r = run_nnet("train --epochs 1 --train-size 200 -q --hints off --data '" + pkl() +
+               "' --history '" + tmp + "/off.json'");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  r = run_nnet("plot --health '" + tmp + "/off.json' -o '" + tmp + "/off.png'");
+  EXPECT_EQ(r.exit_code, 65);
+  EXPECT_NE(r.err.find("no health evidence"), std::string::npos) << r.err;
+  r = run_nnet("train --hints maybe --epochs 1 --data '" + pkl() + "'");
+  EXPECT_EQ(r.exit_code, 2);
+}
+
+}  // namespace
+}  // namespace nnet::testing
