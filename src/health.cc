@@ -360,12 +360,18 @@ std::vector<Hint> HealthProbe::observe(const Network& net, EpochReport* rep) {
     const double r = ratio(h);
     const std::string norms = "|dC/db| " + num(h.bias_grad_norm.front()) + " in layer 1 vs " +
                               num(h.bias_grad_norm.back()) + " in layer " + std::to_string(L);
-    if (last_k(past_, t_.gradient_epochs,
+    // Dead units explain a zero gradient better than depth does: that is the dead-units hint.
+    bool dead = false;
+    for (double d : h.dead_share) dead |= d >= t_.dead_units;
+    const Activation first_act = layer_activation(net, 0);
+    const bool squashing = first_act == Activation::kSigmoid || first_act == Activation::kTanh;
+    if (!dead && h.bias_grad_norm.front() > 0 &&
+        last_k(past_, t_.gradient_epochs,
                [&](const EpochHealth& e) { return ratio(e) <= 1.0 / t_.gradient_ratio; }))
       fire(HintKind::kVanishingGradient, epoch,
            at + norms + ": the first layer learns " + num(1.0 / r, "%.0f") +
-               "x slower, the vanishing gradient of chapter 5; try fewer layers, --activation "
-               "relu, or --init default",
+               "x slower, the vanishing gradient of chapter 5; try fewer layers" +
+               (squashing ? ", --activation relu" : "") + (large_init_ ? ", --init default" : ""),
            &hints);
     if (last_k(past_, t_.gradient_epochs,
                [&](const EpochHealth& e) { return ratio(e) >= t_.gradient_ratio; }))

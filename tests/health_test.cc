@@ -82,6 +82,27 @@ TEST(HealthHints, DeadReluUnitsWithinThreeEpochs) {
                   "ReLU units never activate");
   EXPECT_LE(hint_epoch(h), 2) << h;
   EXPECT_TRUE(std::regex_search(h, std::regex("hidden layer 1: [0-9.]+% of ReLU units"))) << h;
+  // Dead units explain the first layer's zero gradient: no vanishing-gradient hint on top.
+  CommandResult r = run_nnet(
+      "train --activation relu --cost cross-entropy --init default --eta 3 --epochs 3 "
+      "--data '" +
+      pkl() + "'");
+  EXPECT_EQ(r.err.find("vanishing"), std::string::npos) << r.err;
+}
+
+// Layer stacks (--layers) get the same evidence: gradients per weight layer, hidden units per
+// fc/conv layer, outputs.
+TEST(HealthHints, LayerStacksVanishingGradientAndDeadUnits) {
+  NNET_REQUIRE_SHARED_DATA(dir);
+  std::string h = expect_hint(
+      "train --layers fc:30,fc:30,fc:30,fc:30,softmax:10 --activation sigmoid --init default "
+      "--epochs 2",
+      "vanishing gradient");
+  EXPECT_EQ(hint_epoch(h), 1) << h;
+  h = expect_hint(
+      "train --layers fc:30,softmax:10 --activation relu --init default --eta 3 --epochs 3",
+      "ReLU units never activate");
+  EXPECT_LE(hint_epoch(h), 2) << h;
 }
 
 TEST(HealthHints, SaturatedSigmoidUnitsWithinTwoEpochs) {
