@@ -12,7 +12,9 @@ Per epoch, in seconds:
             (tuple conversion included) / epochs
   fit       Network.fit on the (n, 784) float32 arrays of nnet.load_data: wall / epochs
   sklearn   MLPClassifier(solver='sgd', activation='logistic', batch_size=10,
-            hidden_layer_sizes=(30,)): partial_fit (one epoch) + score on the test set, wall
+            hidden_layer_sizes=(30,), learning_rate_init=0.5, momentum=0, alpha=0): partial_fit
+            (one epoch) + score on the test set, wall, in a child process (a fresh OpenBLAS)
+  *_engine  the same runs' own train_seconds + eval_seconds (nnet's figures, no Python)
 """
 import argparse
 import json
@@ -40,6 +42,24 @@ def cli_epoch(a, tmp):
     return [e["train_seconds"] + e["eval_seconds"] for e in ep], ep[-1]["evaluation_correct"]
 
 
+def sklearn_epochs(X, y, Xt, yt, epochs):
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.neural_network import MLPClassifier
+    clf = MLPClassifier(solver="sgd", activation="logistic", batch_size=10,
+                        hidden_layer_sizes=(30,), learning_rate_init=0.5, momentum=0.0,
+                        nesterovs_momentum=False, alpha=0.0, random_state=1)
+    X, Xt = np.array(X), np.array(Xt)  # writeable copies, as a user would hand them over
+    times = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        for _ in range(epochs):
+            t0 = time.perf_counter()
+            clf.partial_fit(X, y, classes=np.arange(10))
+            correct = int(round(clf.score(Xt, yt) * len(yt)))
+            times.append(time.perf_counter() - t0)
+    print(json.dumps({"times": times, "correct": correct}))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--data", required=True, help="mnist.pkl.gz")
@@ -47,17 +67,20 @@ def main():
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--epochs", type=int, default=3)
     ap.add_argument("--sklearn-epochs", type=int, default=1)
+    ap.add_argument("--sklearn-only", action="store_true", help=argparse.SUPPRESS)
     a = ap.parse_args()
     (X, y), _, (Xt, yt) = nnet.load_data(a.data)
+    if a.sklearn_only:
+        return sklearn_epochs(X, y, Xt, yt, a.sklearn_epochs)
     training = nnet.notebook_format(X, y)
     test = nnet.notebook_format(Xt, yt, one_hot=False)
     # The notebook's own arrays: float32 columns from the pickle, float64 one-hot targets.
     training = [(x, t.astype(np.float64)) for x, t in training]
     try:
-        from sklearn.exceptions import ConvergenceWarning
-        from sklearn.neural_network import MLPClassifier
+        import sklearn  # noqa: F401
+        has_sklearn = True
     except ImportError:
-        MLPClassifier = None
+        has_sklearn = False
     res = {"cli": [], "sgd": [], "fit": [], "sklearn": [], "sgd_engine": [], "fit_engine": []}
     acc = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -81,20 +104,15 @@ def main():
                 h["train_seconds"] + h["eval_seconds"] for h in net.history_))
             acc["fit"] = net.history_[-1]["evaluation_correct"]
 
-            if MLPClassifier is not None:
-                clf = MLPClassifier(solver="sgd", activation="logistic", batch_size=10,
-                                    hidden_layer_sizes=(30,), learning_rate_init=0.5,
-                                    momentum=0.0, nesterovs_momentum=False, alpha=0.0,
-                                    random_state=1)
-                times = []
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore", ConvergenceWarning)
-                    for e in range(a.sklearn_epochs):
-                        t0 = time.perf_counter()
-                        clf.partial_fit(X, y, classes=np.arange(10))
-                        acc["sklearn"] = int(round(clf.score(Xt, yt) * len(yt)))
-                        times.append(time.perf_counter() - t0)
-                res["sklearn"].append(statistics.median(times))
+            if has_sklearn:  # in its own process: OpenBLAS threads it leaves spinning
+                # would otherwise slow down the nnet runs that follow
+                r_sk = subprocess.run([sys.executable, __file__, "--data", a.data,
+                                       "--sklearn-only", "--sklearn-epochs",
+                                       str(a.sklearn_epochs)], check=True,
+                                      capture_output=True, text=True)
+                sk = json.loads(r_sk.stdout)
+                res["sklearn"].append(statistics.median(sk["times"]))
+                acc["sklearn"] = sk["correct"]
             print(f"round {r}: " + ", ".join(f"{k} {v[-1]:.4f} s" for k, v in res.items() if v),
                   file=sys.stderr, flush=True)
     med = {k: statistics.median(v) for k, v in res.items() if v}

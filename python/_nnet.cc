@@ -72,60 +72,122 @@ void set_shape(Dataset& d, size_t px) {
   }
 }
 
+// A C-contiguous float32/float64 numpy array read in place (no new objects): its data, its kind
+// (4 or 8 bytes) and size; false for anything else (then the slow path converts it).
+bool numpy_floats(PyObject* o, const void** data, int* bytes, size_t* n) {
+  if (!py::isinstance<py::array>(o)) return false;
+  auto* a = py::detail::array_proxy(o);
+  const auto* descr = py::detail::array_descriptor_proxy(a->descr);
+  if (descr->byteorder == '>') return false;  // not native on this (little-endian) machine
+  const int type = descr->type_num;
+  if (type != py::detail::npy_api::NPY_FLOAT_ && type != py::detail::npy_api::NPY_DOUBLE_)
+    return false;
+  if (!(a->flags & py::detail::npy_api::NPY_ARRAY_C_CONTIGUOUS_)) return false;
+  size_t size = 1;
+  for (int d = 0; d < a->nd; ++d) size *= static_cast<size_t>(a->dimensions[d]);
+  *data = a->data;
+  *bytes = type == py::detail::npy_api::NPY_FLOAT_ ? 4 : 8;
+  *n = size;
+  return true;
+}
+
 // The notebook's format: an iterable of (x, y) with x any array of `pixels` values and y either
-// an int label or a one-hot column (its argmax is the label). Converted once, to float32.
+// an int label or a one-hot column (its argmax is the label). Converted once, to float32; numpy
+// float arrays and int labels are read in place (about 1 us per tuple).
 PyData from_tuples(py::iterable items) {
   PyData out;
   size_t px = 0, i = 0;
   for (py::handle item : items) {
-    py::tuple t;
-    try {
-      t = py::reinterpret_borrow<py::object>(item).cast<py::tuple>();
-    } catch (const py::cast_error&) {
-      throw py::value_error("data item " + std::to_string(i) +
-                            ": expected an (x, y) tuple, found " +
-                            std::string(py::str(py::type::of(item))));
+    auto bad_item = [&](const std::string& what) {
+      return py::value_error("data item " + std::to_string(i) + ": " + what);
+    };
+    py::object x_obj, y_obj;
+    if (PyTuple_Check(item.ptr()) && PyTuple_GET_SIZE(item.ptr()) == 2) {
+      x_obj = py::reinterpret_borrow<py::object>(PyTuple_GET_ITEM(item.ptr(), 0));
+      y_obj = py::reinterpret_borrow<py::object>(PyTuple_GET_ITEM(item.ptr(), 1));
+    } else {
+      py::tuple t;
+      try {
+        t = py::reinterpret_borrow<py::object>(item).cast<py::tuple>();
+      } catch (const py::cast_error&) {
+        throw bad_item("expected an (x, y) tuple, found " +
+                       std::string(py::str(py::type::of(item))));
+      }
+      if (t.size() != 2)
+        throw bad_item("expected an (x, y) tuple, found " + std::to_string(t.size()) + " elements");
+      x_obj = t[0];
+      y_obj = t[1];
     }
-    if (t.size() != 2)
-      throw py::value_error("data item " + std::to_string(i) +
-                            ": expected an (x, y) tuple, found " + std::to_string(t.size()) +
-                            " elements");
-    auto x = py::array_t<float, py::array::c_style | py::array::forcecast>::ensure(t[0]);
-    if (!x) {
-      PyErr_Clear();
-      throw py::value_error("data item " + std::to_string(i) + ": x is not a numeric array");
+    // x: float32 values (copied from float32/float64 numpy memory, else converted).
+    const void* xd = nullptr;
+    int xb = 0;
+    size_t xn = 0;
+    py::object x_keep;
+    if (!numpy_floats(x_obj.ptr(), &xd, &xb, &xn)) {
+      auto x = py::array_t<float, py::array::c_style | py::array::forcecast>::ensure(x_obj);
+      if (!x) {
+        PyErr_Clear();
+        throw bad_item("x is not a numeric array");
+      }
+      xd = x.data();
+      xb = 4;
+      xn = static_cast<size_t>(x.size());
+      x_keep = x;
     }
     if (i == 0) {
-      px = static_cast<size_t>(x.size());
+      px = xn;
       if (px == 0) throw py::value_error("data item 0: x is empty");
       set_shape(out.d, px);
     }
-    if (static_cast<size_t>(x.size()) != px)
-      throw py::value_error("data item " + std::to_string(i) + ": x has " +
-                            std::to_string(x.size()) + " values, expected " + std::to_string(px) +
-                            " like item 0");
-    auto y = py::array_t<double, py::array::c_style | py::array::forcecast>::ensure(t[1]);
-    if (!y || y.size() == 0) {
-      PyErr_Clear();
-      throw py::value_error("data item " + std::to_string(i) +
-                            ": y is neither an int label nor a one-hot array");
-    }
-    long label;
-    if (y.size() == 1) {
-      const double v = *y.data();
-      if (v != static_cast<long>(v) || v < 0 || v > 255)
-        throw py::value_error("data item " + std::to_string(i) +
-                              ": expected an int label 0..255, found " + std::to_string(v));
-      label = static_cast<long>(v);
+    if (xn != px)
+      throw bad_item("x has " + std::to_string(xn) + " values, expected " + std::to_string(px) +
+                     " like item 0");
+    const size_t at = out.d.images.size();
+    out.d.images.resize(at + px);
+    float* dst = out.d.images.data() + at;
+    if (xb == 4) {
+      std::copy_n(static_cast<const float*>(xd), px, dst);
     } else {
-      label = std::max_element(y.data(), y.data() + y.size()) - y.data();
+      const double* src = static_cast<const double*>(xd);
+      for (size_t k = 0; k < px; ++k) dst[k] = static_cast<float>(src[k]);
     }
-    const float* p = x.data();
     for (size_t k = 0; k < px; ++k)
-      if (!std::isfinite(p[k]))
-        throw py::value_error("data item " + std::to_string(i) + ": x[" + std::to_string(k) +
-                              "] is not finite");
-    out.d.images.insert(out.d.images.end(), p, p + px);
+      if (!std::isfinite(dst[k])) throw bad_item("x[" + std::to_string(k) + "] is not finite");
+    // y: an int (Python or numpy), or a one-hot array whose argmax is the label.
+    long label = -1;
+    const void* yd = nullptr;
+    int yb = 0;
+    size_t yn = 0;
+    if (PyLong_Check(y_obj.ptr()) ||
+        (PyIndex_Check(y_obj.ptr()) && !py::isinstance<py::array>(y_obj))) {
+      const Py_ssize_t v = PyNumber_AsSsize_t(y_obj.ptr(), nullptr);
+      if (v == -1 && PyErr_Occurred()) PyErr_Clear();  // overflow: refused just below
+      if (v < 0 || v > 255)
+        throw bad_item("expected an int label 0..255, found " + std::to_string(v));
+      label = static_cast<long>(v);
+    } else if (numpy_floats(y_obj.ptr(), &yd, &yb, &yn) && yn > 1) {
+      if (yb == 8) {
+        const double* q = static_cast<const double*>(yd);
+        label = std::max_element(q, q + yn) - q;
+      } else {
+        const float* q = static_cast<const float*>(yd);
+        label = std::max_element(q, q + yn) - q;
+      }
+    } else {
+      auto y = py::array_t<double, py::array::c_style | py::array::forcecast>::ensure(y_obj);
+      if (!y || y.size() == 0) {
+        PyErr_Clear();
+        throw bad_item("y is neither an int label nor a one-hot array");
+      }
+      if (y.size() == 1) {
+        const double v = *y.data();
+        if (v != static_cast<long>(v) || v < 0 || v > 255)
+          throw bad_item("expected an int label 0..255, found " + std::to_string(v));
+        label = static_cast<long>(v);
+      } else {
+        label = std::max_element(y.data(), y.data() + y.size()) - y.data();
+      }
+    }
     out.d.labels.push_back(static_cast<uint8_t>(label));
     ++i;
   }
@@ -141,6 +203,23 @@ PyData from_arrays(py::array_t<float> x, py::array_t<long, py::array::forcecast>
   if (y.ndim() != 1 || y.shape(0) != x.shape(0))
     throw py::value_error("y: expected " + std::to_string(x.shape(0)) + " labels, found shape " +
                           std::to_string(y.ndim() ? y.shape(0) : 0));
+  const float* px = x.data();
+  const size_t n = static_cast<size_t>(x.size());
+  size_t bad = n;
+  {
+    py::gil_scoped_release nogil;
+    for (size_t k = 0; k < n && bad == n; k += 4096) {  // blocks, so the loop vectorizes
+      const size_t e = std::min(n, k + 4096);
+      bool ok = true;
+      for (size_t j = k; j < e; ++j) ok &= std::isfinite(px[j]);
+      if (!ok)
+        for (bad = k; std::isfinite(px[bad]);) ++bad;
+    }
+  }
+  if (bad != n)
+    throw py::value_error("expected finite values, found NaN or infinity at [" +
+                          std::to_string(bad / static_cast<size_t>(x.shape(1))) + ", " +
+                          std::to_string(bad % static_cast<size_t>(x.shape(1))) + "]");
   PyData out;
   set_shape(out.d, static_cast<size_t>(x.shape(1)));
   out.d.external = x.data();

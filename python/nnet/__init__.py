@@ -58,12 +58,13 @@ def _arrays(X, y, what="X"):
     if not np.issubdtype(X.dtype, np.number):
         raise ValueError(f"{what}: expected numbers, found dtype {X.dtype}")
     X = np.ascontiguousarray(X, dtype=np.float32)  # no copy when already C-contiguous float32
-    if not np.isfinite(X).all():
-        raise ValueError(f"{what}: expected finite values, found NaN or infinity")
     y = np.asarray(y)
     if y.ndim == 2:  # one-hot rows
         y = y.argmax(axis=1)
-    return _nnet.from_arrays(X, np.ascontiguousarray(y, dtype=np.int64))
+    try:  # checks finiteness in C++ (no temporary array)
+        return _nnet.from_arrays(X, np.ascontiguousarray(y, dtype=np.int64))
+    except ValueError as e:
+        raise ValueError(f"{what}: {e}") from None
 
 
 class Network:

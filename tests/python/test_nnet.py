@@ -171,3 +171,24 @@ def test_conv_stack_prints_the_cli_lines_and_predicts(capsys):
     np.testing.assert_array_equal(back.predict_proba(Xv[:50]), net.predict_proba(Xv[:50]))
     with pytest.raises(ValueError, match="layers"):
         nnet.Network(layers="conv:6:50,softmax:10")
+
+
+def test_tuple_formats_and_non_finite_input():
+    rs = np.random.RandomState(2)
+    X = rs.rand(6, 4)
+    lab = [0, 1, 1, 0, 1, 0]
+    one_hot = [np.eye(2)[k].reshape(2, 1) for k in lab]
+    forms = [list(zip(X.reshape(6, 4, 1), lab)),                     # float64 columns, ints
+             list(zip(X.astype(np.float32), np.array(lab))),         # float32 rows, numpy ints
+             list(zip(X.tolist(), one_hot)),                         # lists, one-hot columns
+             [(X[i, ::-1][::-1], np.float32(one_hot[i])) for i in range(6)]]  # strided views
+    for f in forms:
+        d = nnet._to_data(f, "training_data")
+        np.testing.assert_array_equal(d.images(), X.astype(np.float32))
+        np.testing.assert_array_equal(d.labels(), lab)
+    bad = X.copy()
+    bad[3, 2] = np.nan
+    with pytest.raises(ValueError, match=r"X: expected finite values.*\[3, 2\]"):
+        nnet._arrays(bad, lab)
+    with pytest.raises(ValueError, match="item 3.*not finite"):
+        nnet._to_data(list(zip(bad, lab)), "training_data")
