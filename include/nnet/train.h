@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "nnet/dataset.h"
+#include "nnet/distributed.h"
 #include "nnet/health.h"
 #include "nnet/network.h"
 #include "nnet/status.h"
@@ -52,6 +53,10 @@ struct TrainOptions {
   L2Style l2_style = L2Style::kNetwork2;
   // Threads for the conv kernels of a training step (0 = all cores); results do not depend on it.
   int conv_threads = 1;
+  // > 0: each mini-batch's gradient is the chunk-ordered sum (distributed.h) of the gradients of
+  // fixed chunks of grad_chunk samples, so results do not depend on how many processes share the
+  // chunks (TrainCallbacks::collective); 0: the whole mini-batch at once (the fused fast step).
+  int grad_chunk = 0;
   // Watch the run's health (health.h): fill EpochReport::health and report hints through
   // TrainCallbacks::on_hint. Never changes what training computes.
   bool watch_health = false;
@@ -104,6 +109,10 @@ struct TrainCallbacks {
   std::function<bool()> should_stop;                        // polled after each mini-batch
   std::function<Status(const TrainState&)> on_checkpoint;   // after each epoch (and on stop)
   size_t checkpoint_every = 0;  // also call on_checkpoint every N mini-batches; 0 = epochs only
+  // Data-parallel runs (needs grad_chunk > 0): this process computes its share of each
+  // mini-batch's chunks and of each evaluation, and `collective` combines them. Every process
+  // runs train() with the same arguments and ends with the same weights and state.
+  Collective collective;
   // With watch_health: each pitfall's hint, the first time it is seen (data hints before the
   // first epoch, the others right after on_epoch of the epoch that showed it).
   std::function<void(const Hint&)> on_hint;
