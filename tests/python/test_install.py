@@ -1,0 +1,33 @@
+"""`pip install --no-build-isolation .` into a venv made with --system-site-packages (Debian's
+setuptools/numpy, no PyPI): the installed package imports and trains outside the source tree.
+NNET_BUILD_DIR points setup.py at the CMake build CTest runs from, so nothing is recompiled."""
+import os
+import subprocess
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def test_pip_install_in_a_venv(tmp_path):
+    import nnet
+    build = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(nnet.__file__))))
+    venv = tmp_path / "venv"
+    r = subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)],
+                       capture_output=True, text=True)
+    if r.returncode != 0 or not (venv / "bin" / "pip").exists():
+        pytest.skip("python3-venv / python3-pip absent: " + r.stderr[-200:])
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env["NNET_BUILD_DIR"] = build
+    env["PIP_NO_INDEX"] = "1"  # no PyPI: everything must come from the system site
+    r = subprocess.run([str(venv / "bin" / "pip"), "install", "--no-build-isolation", "--no-deps",
+                        "-q", ROOT], capture_output=True, text=True, env=env, timeout=300)
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+    code = ("import nnet, numpy as np, os; assert 'site-packages' in nnet.__file__, nnet.__file__;"
+            "X = np.random.RandomState(0).rand(40, 4).astype(np.float32);"
+            "net = nnet.Network([4, 3, 2]).fit(X, (X[:, 0] > .5).astype(int), epochs=2);"
+            "import nnet.sklearn; print('ok', net.predict(X).shape)")
+    r = subprocess.run([str(venv / "bin" / "python"), "-c", code], capture_output=True,
+                       text=True, env=env, cwd=str(tmp_path))
+    assert r.returncode == 0 and "ok (40,)" in r.stdout, r.stdout + r.stderr
