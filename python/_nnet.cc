@@ -6,6 +6,7 @@
 #include <pybind11/stl.h>
 
 #include <algorithm>
+#include <cstring>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -70,6 +71,24 @@ void set_shape(Dataset& d, size_t px) {
     d.rows = 1;
     d.cols = static_cast<int>(px);
   }
+}
+
+// Index of the first NaN or infinity in p[0..n), or n: integer tests on the exponent bits over
+// blocks, so the loop vectorizes (std::isfinite per value does not).
+size_t first_non_finite(const float* p, size_t n) {
+  for (size_t k = 0; k < n; k += 4096) {
+    const size_t e = std::min(n, k + 4096);
+    uint32_t bad = 0;
+    for (size_t j = k; j < e; ++j) {
+      uint32_t b;
+      std::memcpy(&b, p + j, sizeof b);
+      bad |= static_cast<uint32_t>((b & 0x7f800000u) == 0x7f800000u);
+    }
+    if (bad)
+      for (size_t j = k; j < e; ++j)
+        if (!std::isfinite(p[j])) return j;
+  }
+  return n;
 }
 
 // A C-contiguous float32/float64 numpy array read in place (no new objects): its data, its kind
@@ -138,6 +157,14 @@ PyData from_tuples(py::iterable items) {
       px = xn;
       if (px == 0) throw py::value_error("data item 0: x is empty");
       set_shape(out.d, px);
+      // One allocation for a list/tuple (no regrowth copies of a 28 MB buffer).
+      const Py_ssize_t hint = PyObject_LengthHint(items.ptr(), 0);
+      if (hint > 0) {
+        out.d.images.reserve(static_cast<size_t>(hint) * px);
+        out.d.labels.reserve(static_cast<size_t>(hint));
+      } else if (hint < 0) {
+        PyErr_Clear();
+      }
     }
     if (xn != px)
       throw bad_item("x has " + std::to_string(xn) + " values, expected " + std::to_string(px) +
@@ -151,8 +178,8 @@ PyData from_tuples(py::iterable items) {
       const double* src = static_cast<const double*>(xd);
       for (size_t k = 0; k < px; ++k) dst[k] = static_cast<float>(src[k]);
     }
-    for (size_t k = 0; k < px; ++k)
-      if (!std::isfinite(dst[k])) throw bad_item("x[" + std::to_string(k) + "] is not finite");
+    if (const size_t k = first_non_finite(dst, px); k != px)
+      throw bad_item("x[" + std::to_string(k) + "] is not finite");
     // y: an int (Python or numpy), or a one-hot array whose argmax is the label.
     long label = -1;
     const void* yd = nullptr;
@@ -205,16 +232,10 @@ PyData from_arrays(py::array_t<float> x, py::array_t<long, py::array::forcecast>
                           std::to_string(y.ndim() ? y.shape(0) : 0));
   const float* px = x.data();
   const size_t n = static_cast<size_t>(x.size());
-  size_t bad = n;
+  size_t bad;
   {
     py::gil_scoped_release nogil;
-    for (size_t k = 0; k < n && bad == n; k += 4096) {  // blocks, so the loop vectorizes
-      const size_t e = std::min(n, k + 4096);
-      bool ok = true;
-      for (size_t j = k; j < e; ++j) ok &= std::isfinite(px[j]);
-      if (!ok)
-        for (bad = k; std::isfinite(px[bad]);) ++bad;
-    }
+    bad = first_non_finite(px, n);
   }
   if (bad != n)
     throw py::value_error("expected finite values, found NaN or infinity at [" +

@@ -72,11 +72,11 @@ def test_save_load_round_trip(tmp_path):
 def test_sigint_raises_keyboard_interrupt_mid_training():
     code = r"""
 import os, signal, sys, threading, numpy as np, nnet
-X = np.random.rand(200000, 784).astype(np.float32); y = np.random.randint(0, 10, 200000)
+X = np.random.rand(20000, 784).astype(np.float32); y = np.random.randint(0, 10, 20000)
 net = nnet.Network([784, 30, 10])
 threading.Timer(0.5, lambda: os.kill(os.getpid(), signal.SIGINT)).start()
 try:
-    net.fit(X, y, epochs=50)
+    net.fit(X, y, epochs=2000)
 except KeyboardInterrupt:
     print("interrupted", np.isfinite(net.weights[0]).all()); sys.exit(0)
 print("finished"); sys.exit(1)
