@@ -163,8 +163,9 @@ Status resolve_stack(TrainFlags& f, Architecture* arch) {
     acts.push_back(a);
   }
   NNET_RETURN_IF_ERROR(parse_layers(f.layers, acts, &arch->layers));
+  // --inverted-dropout makes every dropout layer inverted; "dropout:P:inverted" makes that one.
   for (LayerSpec& l : arch->layers)
-    if (l.kind == LayerKind::kDropout) l.inverted = f.inverted_dropout;
+    if (l.kind == LayerKind::kDropout && f.inverted_dropout) l.inverted = true;
   arch->input = Shape{1, 28, 28};
   return Status::Ok();
 }
@@ -323,20 +324,22 @@ int run_train(TrainFlags& f, const CLI::App& cmd) {
   Model init_model;
   if (!f.init_from.empty()) {
     if (!f.resume.empty()) return fail(UsageError("--init-from: cannot be combined with --resume"));
-    if (Status s = prepare_init_from(f.init_from, cmd.count("--sizes") > 0,
-                                     cmd.count("--activation") > 0, cmd.count("--cost") > 0,
-                                     &f.sizes, &f.activations, &f.cost, &init_model);
+    if (Status s =
+            prepare_init_from(f.init_from, cmd.count("--sizes") > 0, cmd.count("--activation") > 0,
+                              cmd.count("--cost") > 0, cmd.count("--layers") > 0, &f.sizes,
+                              &f.activations, &f.cost, &f.layers, &init_model);
         !s.ok())
       return fail(s);
   }
   if (!f.layers.empty()) {
     if (cmd.count("--sizes") > 0)
       return fail(UsageError("--layers: cannot be combined with --sizes (one describes the net)"));
-    if (!f.init_from.empty() || f.reference)
-      return fail(UsageError("--layers: cannot be combined with --init-from or --reference yet"));
-    // network3's defaults for a stack: its initialisation and the softmax's log-likelihood.
+    if (f.reference) return fail(UsageError("--layers: cannot be combined with --reference yet"));
+    // network3's defaults for a stack: its initialisation and the softmax's log-likelihood
+    // (--init-from has set the file's cost).
     if (cmd.count("--init") == 0 && f.resume.empty()) f.init = "network3";
-    if (cmd.count("--cost") == 0 && f.resume.empty()) f.cost = "log-likelihood";
+    if (cmd.count("--cost") == 0 && f.resume.empty() && f.init_from.empty())
+      f.cost = "log-likelihood";
   }
   if (par && par->size > 1 && f.opts.grad_chunk == 0 && cmd.count("--grad-chunk") == 0 &&
       f.resume.empty()) {
@@ -402,7 +405,18 @@ int run_train(TrainFlags& f, const CLI::App& cmd) {
   Init init;
   parse_init(f.init, &init);
   init_params(net, init, f.opts.seed);
-  if (!f.init_from.empty()) net.params() = init_model.net.params();  // same sizes: same layout
+  if (!f.init_from.empty()) {
+    // Same sizes (or layers and input): same layout.
+    const Architecture& from = init_model.net.arch();
+    if (from.sizes != net.arch().sizes || from.input != net.arch().input ||
+        init_model.net.params().size() != net.params().size())
+      return fail(UsageError("--init-from " + f.init_from + ": the model's input " +
+                             std::to_string(from.input.c) + "x" + std::to_string(from.input.h) +
+                             "x" + std::to_string(from.input.w) + " and sizes do not fit the " +
+                             "data's " + std::to_string(data.training.rows) + "x" +
+                             std::to_string(data.training.cols) + " images"));
+    net.params() = init_model.net.params();
+  }
   if (!f.quiet)
     std::fprintf(stderr, "nnet: %s: %zu training images, %zu evaluation images (%s); pixels %s\n",
                  data_path.c_str(), data.training.size(), evaluation ? evaluation->size() : 0,
