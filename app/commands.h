@@ -11,5 +11,6 @@ void add_book_command(CLI::App& app, int* exit_code);
 void add_show_command(CLI::App& app, int* exit_code);
 void add_plot_command(CLI::App& app, int* exit_code);
 void add_predict_command(CLI::App& app, int* exit_code);
+void add_serve_command(CLI::App& app, int* exit_code);
 
 }  // namespace nnet::app

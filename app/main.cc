@@ -18,6 +18,7 @@ int main(int argc, char** argv) {
   nnet::app::add_show_command(app, &exit_code);
   nnet::app::add_plot_command(app, &exit_code);
   nnet::app::add_predict_command(app, &exit_code);
+  nnet::app::add_serve_command(app, &exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

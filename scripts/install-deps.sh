@@ -10,6 +10,7 @@ PACKAGES=(
   clang libclang-rt-14-dev
   python3-numpy python3-h5py
   python3-dev pybind11-dev python3-pytest
+  libcpp-httplib-dev chromium
 )
 
 missing=()
