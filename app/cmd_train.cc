@@ -526,6 +526,8 @@ void add_train_command(CLI::App& app, int* exit_code) {
   cmd->add_flag("--record-gradients", f->opts.record_gradients,
                 "record per-layer gradient norms each epoch");
   cmd->add_option("--threads", f->opts.threads, "evaluation threads (0 = all cores)");
+  cmd->add_option("--conv-threads", f->opts.conv_threads,
+                  "threads for a training step's conv layers (0 = all cores; same results)");
   cmd->add_flag("-q,--quiet", f->quiet, "print only the notebook's lines");
   cmd->add_option("--checkpoint", f->checkpoint,
                   "save a resumable checkpoint in DIR after every epoch (DIR/checkpoint.bin)");

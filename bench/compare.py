@@ -10,7 +10,9 @@ after the first epoch (every contender runs at least one), and the ratio to nnet
 
 Workloads: 1 = the notebook's ([784,30,10], batch 10, eta 0.1, first 10,000 MNIST training
 images, 10,000 test images); 2 = [784,100,10], batch 10, Fashion-MNIST 60,000/10,000;
-3 = as 2 with batch 100.
+3 = as 2 with batch 100; 4 = the book's chapter-6 net (conv:20:5,maxpool:2,conv:40:5,maxpool:2,
+fc:100,softmax:10, ReLU) on mnist.pkl.gz's 9,000 training images, batch 10, against PyTorch
+(bench/torch_conv.py); 5 = as 4 with batch 64. Workloads 4 and 5 run only when asked for.
 """
 import argparse
 import json
@@ -35,10 +37,51 @@ WORKLOADS = {
     3: dict(name="Fashion-MNIST 60k, [784,100,10], batch 100, eta 0.1",
             data="/usr/share/datasets/fashion-mnist", sizes=[784, 100, 10], batch=100, eta=0.1,
             n_train=60000, n_train_full=60000, n_test=10000, epochs={"nnet": 4, "ref": 1, "numpy": 1, "torch": 2}),
+    4: dict(name="the book's two-conv ReLU net, mnist.pkl.gz 9,000 training images, batch 10",
+            data="/work/shared/data/mnist-first10k", conv=True, batch=10, eta=0.03,
+            n_train=9000, n_test=10000, epochs={"nnet": 2, "torch": 1}),
+    5: dict(name="the book's two-conv ReLU net, mnist.pkl.gz 9,000 training images, batch 64",
+            data="/work/shared/data/mnist-first10k", conv=True, batch=64, eta=0.03,
+            n_train=9000, n_test=10000, epochs={"nnet": 2, "torch": 1}),
 }
+
+# Chapter 6's net (workloads 4 and 5): network3's architecture with ReLU everywhere.
+CONV_LAYERS = "conv:20:5,maxpool:2,conv:40:5,maxpool:2,fc:100,softmax:10"
+
+
+def conv_flops(layers=CONV_LAYERS, c=1, h=28, w=28):
+    """(forward, backward) FLOPs per image of a layer stack (multiply-add = 2; bias, activation
+    and pooling terms left out). Backward = weight gradients of every layer (as many FLOPs as its
+    forward) + input gradients of every layer but the first."""
+    fwd, bwd_dx = [], []
+    for spec in layers.split(","):
+        parts = spec.split(":")
+        kind = parts[0]
+        if kind == "conv":
+            f, k = int(parts[1]), int(parts[2])
+            oh, ow = h - k + 1, w - k + 1
+            fwd.append(2 * f * c * k * k * oh * ow)
+            c, h, w = f, oh, ow
+        elif kind in ("maxpool", "avgpool"):
+            p = int(parts[1])
+            h, w = h // p, w // p
+            fwd.append(0)
+        elif kind in ("fc", "softmax"):
+            n = int(parts[1])
+            fwd.append(2 * c * h * w * n)
+            c, h, w = n, 1, 1
+        else:
+            fwd.append(0)
+    weighted = [i for i, f in enumerate(fwd) if f]
+    bwd = sum(fwd) + sum(fwd[i] for i in weighted[1:])
+    return sum(fwd), bwd
 
 
 def flops(w):
+    if w.get("conv"):
+        f, b = conv_flops()
+        return w["n_train"] * (f + b), w["n_test"] * f
+
     """FLOPs of one epoch (multiply-add = 2): training forward + backward, evaluation forward."""
     s = w["sizes"]
     fwd = sum(2 * a * b for a, b in zip(s[:-1], s[1:]))  # W a per layer
@@ -107,11 +150,14 @@ def contenders(w, args):
                 os.unlink(hist)
                 eps = h["epochs"] if isinstance(h, dict) else h
                 return [{"train_s": r["train_seconds"], "eval_s": r["eval_seconds"],
+                         "train_cpu_s": r.get("train_cpu_seconds"),
                          "correct": r["evaluation_correct"], "total": r["evaluation_total"]}
                         for r in eps]
             return cmd, None, parse
         return build
 
+    if w.get("conv"):
+        return conv_contenders(w, args)
     out.append(("nnet", "nnet", nnet_cmd(False)))
     if args.reference:
         out.append(("nnet --reference", "ref", nnet_cmd(True)))
@@ -139,6 +185,57 @@ def contenders(w, args):
         for t in args.torch_threads.get(w["id"], (1, 2)):
             out.append(("pytorch %dt" % t, "torch", py_cmd("torch_sgd.py", "torch",
                                                           ("--threads", str(t)))))
+    return out
+
+
+def conv_contenders(w, args):
+    """Workloads 4/5: nnet (conv layers on 1 and 2 threads) and PyTorch (1 and 2 threads), both
+    training on mnist.pkl.gz's 9,000 images in file order (--no-shuffle, as network3)."""
+    pkl = os.path.join(w["data"], "mnist.pkl.gz")
+    out = []
+
+    def nnet_build(threads):
+        def build():
+            hist = tempfile.NamedTemporaryFile(suffix=".json", delete=False).name
+            cmd = [args.nnet, "train", "--data", w["data"], "--layers", CONV_LAYERS,
+                   "--activation", "relu", "--batch", str(w["batch"]), "--eta", str(w["eta"]),
+                   "--epochs", str(w["epochs"]["nnet"]), "--no-shuffle", "--eval", "test",
+                   "--conv-threads", str(threads), "--threads", str(threads),
+                   "--history", hist, "-q"]
+
+            def parse(stdout):
+                with open(hist) as f:
+                    h = json.load(f)
+                os.unlink(hist)
+                eps = h["epochs"] if isinstance(h, dict) else h
+                return [{"train_s": r["train_seconds"], "eval_s": r["eval_seconds"],
+                         "train_cpu_s": r.get("train_cpu_seconds"),
+                         "correct": r["evaluation_correct"], "total": r["evaluation_total"]}
+                        for r in eps]
+            return cmd, None, parse
+        return build
+
+    def torch_build(threads):
+        def build():
+            env = dict(os.environ)
+            env.pop("OPENBLAS_CORETYPE", None)
+            env.pop("OPENBLAS_L2_SIZE", None)
+            cmd = [PY, os.path.join(HERE, "torch_conv.py"), "--pkl", pkl, "--batch",
+                   str(w["batch"]), "--eta", str(w["eta"]), "--epochs",
+                   str(w["epochs"]["torch"]), "--threads", str(threads)]
+
+            def parse(stdout):
+                d = json.loads(stdout.strip().splitlines()[-1])
+                parse.blas = d.get("blas", [])
+                return d["epochs"]
+            return cmd, env, parse
+        return build
+
+    for t in args.conv_threads:
+        out.append(("nnet %dt" % t, "nnet", nnet_build(t)))
+    if not args.skip_torch:
+        for t in args.torch_threads.get(w["id"], (1, 2)):
+            out.append(("pytorch %dt" % t, "torch", torch_build(t)))
     return out
 
 
@@ -171,7 +268,10 @@ def main():
     ap.add_argument("--torch-1t-only", default="",
                     help="workloads (e.g. 2,3) where PyTorch runs on 1 thread only: on a shared "
                          "machine its 2-thread OpenMP spin-waits can make an epoch minutes long")
+    ap.add_argument("--conv-threads", default="1,2",
+                    help="workloads 4, 5: nnet's --conv-threads values to run (e.g. 1,2)")
     args = ap.parse_args()
+    args.conv_threads = [int(t) for t in args.conv_threads.split(",") if t]
     args.reference = nnet_supports_reference(args.nnet)
     args.torch_threads = {int(x): (1,) for x in args.torch_1t_only.split(",") if x}
 
@@ -205,7 +305,9 @@ def main():
             tr = med([med([e["train_s"] for e in x["epochs"]]) for x in rr])
             ev = med([med([e["eval_s"] for e in x["epochs"]]) for x in rr])
             acc = med([x["epochs"][0]["correct"] / x["epochs"][0]["total"] for x in rr])
-            rows.append(dict(label=label, train=tr, eval=ev, total=tr + ev,
+            cpus = [e.get("train_cpu_s") for x in rr for e in x["epochs"]]
+            cpu = med([c for c in cpus if c]) if all(cpus) else None
+            rows.append(dict(label=label, train=tr, eval=ev, total=tr + ev, cpu=cpu,
                              ips=w["n_train"] / tr, rss=max(x["rss_mib"] for x in rr), acc=acc,
                              epochs=len(rr[0]["epochs"]), blas=blas.get(label)))
         torch_rows = [r for r in rows if r["label"].startswith("pytorch")]
@@ -217,14 +319,14 @@ def main():
         print("FLOPs per epoch: training %.3g (%d images x %d), evaluation %.3g" % (
             ftrain, w["n_train"], ftrain // w["n_train"], feval))
         print()
-        print("| contender | train s/epoch | eval s/epoch | epoch s | train img/s | peak RSS MiB "
-              "| test acc. after epoch 1 | epoch time / nnet |")
-        print("|---|---:|---:|---:|---:|---:|---:|---:|")
+        print("| contender | train s/epoch | train CPU s/epoch | eval s/epoch | epoch s | "
+              "train us/img | peak RSS MiB | test acc. after epoch 1 | epoch time / nnet |")
+        print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
         for r in rows:
             mark = " (better)" if best_torch is r and len(torch_rows) > 1 else ""
-            print("| %s%s | %.4f | %.4f | %.4f | %.0f | %.0f | %.2f%% | %.1fx |" % (
-                r["label"], mark, r["train"], r["eval"], r["total"], r["ips"], r["rss"],
-                100 * r["acc"], r["total"] / base["total"]))
+            print("| %s%s | %.4f | %s | %.4f | %.4f | %.1f | %.0f | %.2f%% | %.2fx |" % (
+                r["label"], mark, r["train"], "%.4f" % r["cpu"] if r["cpu"] else "-", r["eval"],
+                r["total"], 1e6 / r["ips"], r["rss"], 100 * r["acc"], r["total"] / base["total"]))
         bound = None
         if peak:
             # The best dense-kernel rate measured (on a loaded machine the 2-thread sgemm can lose
@@ -236,14 +338,26 @@ def main():
                 g = gf * 1e9
                 b = (ftrain + feval) / g
                 bound = bound or b
-                print(("| " + what + " | %.4f | %.4f | %.4f | %.0f | | | %.2fx |") % (
-                    gf, ftrain / g, feval / g, b, w["n_train"] / (ftrain / g), b / base["total"]))
+                print(("| " + what + " | %.4f | | %.4f | %.4f | %.1f | | | %.2fx |") % (
+                    gf, ftrain / g, feval / g, b, 1e6 * (ftrain / g) / w["n_train"],
+                    b / base["total"]))
         print()
         ds_mib = (w["n_train"] + w["n_test"]) * 784 * 4 / 2**20
         lines = ["nnet peak RSS %.0f MiB vs limit %.0f MiB (float32 data %.1f MiB x 1.25 + 30)" % (
             base["rss"], ds_mib * 1.25 + 30, ds_mib)]
         for r in rows[1:]:
             lines.append("%s / nnet = %.1fx per epoch" % (r["label"], r["total"] / base["total"]))
+        if w.get("conv"):
+            # The goal is about training: best nnet against best PyTorch, wall and CPU time.
+            nn = [r for r in rows if r["label"].startswith("nnet")]
+            bn = min(nn, key=lambda r: r["train"])
+            if best_torch:
+                lines.append("training: best PyTorch (%s) / best nnet (%s) = %.2fx wall" % (
+                    best_torch["label"], bn["label"], best_torch["train"] / bn["train"]))
+                if bn["cpu"] and best_torch["cpu"]:
+                    lines.append("training CPU time: %s %.1f us/img, %s %.1f us/img (%.2fx)" % (
+                        best_torch["label"], 1e6 * best_torch["cpu"] / w["n_train"], bn["label"],
+                        1e6 * bn["cpu"] / w["n_train"], best_torch["cpu"] / bn["cpu"]))
         if bound:
             lines.append("nnet / FLOP bound (sgemm) = %.2fx" % (base["total"] / bound))
         for l in lines:

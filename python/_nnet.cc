@@ -6,6 +6,8 @@
 #include <pybind11/stl.h>
 
 #include <algorithm>
+#include <cstring>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -14,6 +16,7 @@
 #include "nnet/image.h"
 #include "nnet/model_io.h"
 #include "nnet/network.h"
+#include "nnet/reference.h"
 #include "nnet/render.h"
 #include "nnet/train.h"
 #include "report.h"
@@ -27,13 +30,24 @@ namespace {
 [[noreturn]] void raise(const Status& s) {
   PyObject* type = PyExc_ValueError;  // usage and data errors
   switch (s.code()) {
-    case Code::kNoInput: type = PyExc_FileNotFoundError; break;
+    case Code::kNoInput:
+      type = PyExc_FileNotFoundError;
+      break;
     case Code::kCantCreate:
-    case Code::kIoError: type = PyExc_OSError; break;
-    case Code::kDiverged: type = PyExc_FloatingPointError; break;
-    case Code::kInterrupted: type = PyExc_KeyboardInterrupt; break;
-    case Code::kSoftware: type = PyExc_RuntimeError; break;
-    default: break;
+    case Code::kIoError:
+      type = PyExc_OSError;
+      break;
+    case Code::kDiverged:
+      type = PyExc_FloatingPointError;
+      break;
+    case Code::kInterrupted:
+      type = PyExc_KeyboardInterrupt;
+      break;
+    case Code::kSoftware:
+      type = PyExc_RuntimeError;
+      break;
+    default:
+      break;
   }
   PyErr_SetString(type, s.message().c_str());
   throw py::error_already_set();
@@ -59,58 +73,148 @@ void set_shape(Dataset& d, size_t px) {
   }
 }
 
+// Index of the first NaN or infinity in p[0..n), or n: integer tests on the exponent bits over
+// blocks, so the loop vectorizes (std::isfinite per value does not).
+size_t first_non_finite(const float* p, size_t n) {
+  for (size_t k = 0; k < n; k += 4096) {
+    const size_t e = std::min(n, k + 4096);
+    uint32_t bad = 0;
+    for (size_t j = k; j < e; ++j) {
+      uint32_t b;
+      std::memcpy(&b, p + j, sizeof b);
+      bad |= static_cast<uint32_t>((b & 0x7f800000u) == 0x7f800000u);
+    }
+    if (bad)
+      for (size_t j = k; j < e; ++j)
+        if (!std::isfinite(p[j])) return j;
+  }
+  return n;
+}
+
+// A C-contiguous float32/float64 numpy array read in place (no new objects): its data, its kind
+// (4 or 8 bytes) and size; false for anything else (then the slow path converts it).
+bool numpy_floats(PyObject* o, const void** data, int* bytes, size_t* n) {
+  if (!py::isinstance<py::array>(o)) return false;
+  auto* a = py::detail::array_proxy(o);
+  const auto* descr = py::detail::array_descriptor_proxy(a->descr);
+  if (descr->byteorder == '>') return false;  // not native on this (little-endian) machine
+  const int type = descr->type_num;
+  if (type != py::detail::npy_api::NPY_FLOAT_ && type != py::detail::npy_api::NPY_DOUBLE_)
+    return false;
+  if (!(a->flags & py::detail::npy_api::NPY_ARRAY_C_CONTIGUOUS_)) return false;
+  size_t size = 1;
+  for (int d = 0; d < a->nd; ++d) size *= static_cast<size_t>(a->dimensions[d]);
+  *data = a->data;
+  *bytes = type == py::detail::npy_api::NPY_FLOAT_ ? 4 : 8;
+  *n = size;
+  return true;
+}
+
 // The notebook's format: an iterable of (x, y) with x any array of `pixels` values and y either
-// an int label or a one-hot column (its argmax is the label). Converted once, to float32.
+// an int label or a one-hot column (its argmax is the label). Converted once, to float32; numpy
+// float arrays and int labels are read in place (about 1 us per tuple).
 PyData from_tuples(py::iterable items) {
   PyData out;
   size_t px = 0, i = 0;
   for (py::handle item : items) {
-    py::tuple t;
-    try {
-      t = py::reinterpret_borrow<py::object>(item).cast<py::tuple>();
-    } catch (const py::cast_error&) {
-      throw py::value_error("data item " + std::to_string(i) + ": expected an (x, y) tuple, found " +
-                            std::string(py::str(py::type::of(item))));
+    auto bad_item = [&](const std::string& what) {
+      return py::value_error("data item " + std::to_string(i) + ": " + what);
+    };
+    py::object x_obj, y_obj;
+    if (PyTuple_Check(item.ptr()) && PyTuple_GET_SIZE(item.ptr()) == 2) {
+      x_obj = py::reinterpret_borrow<py::object>(PyTuple_GET_ITEM(item.ptr(), 0));
+      y_obj = py::reinterpret_borrow<py::object>(PyTuple_GET_ITEM(item.ptr(), 1));
+    } else {
+      py::tuple t;
+      try {
+        t = py::reinterpret_borrow<py::object>(item).cast<py::tuple>();
+      } catch (const py::cast_error&) {
+        throw bad_item("expected an (x, y) tuple, found " +
+                       std::string(py::str(py::type::of(item))));
+      }
+      if (t.size() != 2)
+        throw bad_item("expected an (x, y) tuple, found " + std::to_string(t.size()) + " elements");
+      x_obj = t[0];
+      y_obj = t[1];
     }
-    if (t.size() != 2)
-      throw py::value_error("data item " + std::to_string(i) + ": expected an (x, y) tuple, found " +
-                            std::to_string(t.size()) + " elements");
-    auto x = py::array_t<float, py::array::c_style | py::array::forcecast>::ensure(t[0]);
-    if (!x) {
-      PyErr_Clear();
-      throw py::value_error("data item " + std::to_string(i) + ": x is not a numeric array");
+    // x: float32 values (copied from float32/float64 numpy memory, else converted).
+    const void* xd = nullptr;
+    int xb = 0;
+    size_t xn = 0;
+    py::object x_keep;
+    if (!numpy_floats(x_obj.ptr(), &xd, &xb, &xn)) {
+      auto x = py::array_t<float, py::array::c_style | py::array::forcecast>::ensure(x_obj);
+      if (!x) {
+        PyErr_Clear();
+        throw bad_item("x is not a numeric array");
+      }
+      xd = x.data();
+      xb = 4;
+      xn = static_cast<size_t>(x.size());
+      x_keep = x;
     }
     if (i == 0) {
-      px = static_cast<size_t>(x.size());
+      px = xn;
       if (px == 0) throw py::value_error("data item 0: x is empty");
       set_shape(out.d, px);
+      // One allocation for a list/tuple (no regrowth copies of a 28 MB buffer).
+      const Py_ssize_t hint = PyObject_LengthHint(items.ptr(), 0);
+      if (hint > 0) {
+        out.d.images.reserve(static_cast<size_t>(hint) * px);
+        out.d.labels.reserve(static_cast<size_t>(hint));
+      } else if (hint < 0) {
+        PyErr_Clear();
+      }
     }
-    if (static_cast<size_t>(x.size()) != px)
-      throw py::value_error("data item " + std::to_string(i) + ": x has " +
-                            std::to_string(x.size()) + " values, expected " + std::to_string(px) +
-                            " like item 0");
-    auto y = py::array_t<double, py::array::c_style | py::array::forcecast>::ensure(t[1]);
-    if (!y || y.size() == 0) {
-      PyErr_Clear();
-      throw py::value_error("data item " + std::to_string(i) +
-                            ": y is neither an int label nor a one-hot array");
-    }
-    long label;
-    if (y.size() == 1) {
-      const double v = *y.data();
-      if (v != static_cast<long>(v) || v < 0 || v > 255)
-        throw py::value_error("data item " + std::to_string(i) +
-                              ": expected an int label 0..255, found " + std::to_string(v));
-      label = static_cast<long>(v);
+    if (xn != px)
+      throw bad_item("x has " + std::to_string(xn) + " values, expected " + std::to_string(px) +
+                     " like item 0");
+    const size_t at = out.d.images.size();
+    out.d.images.resize(at + px);
+    float* dst = out.d.images.data() + at;
+    if (xb == 4) {
+      std::copy_n(static_cast<const float*>(xd), px, dst);
     } else {
-      label = std::max_element(y.data(), y.data() + y.size()) - y.data();
+      const double* src = static_cast<const double*>(xd);
+      for (size_t k = 0; k < px; ++k) dst[k] = static_cast<float>(src[k]);
     }
-    const float* p = x.data();
-    for (size_t k = 0; k < px; ++k)
-      if (!std::isfinite(p[k]))
-        throw py::value_error("data item " + std::to_string(i) + ": x[" + std::to_string(k) +
-                              "] is not finite");
-    out.d.images.insert(out.d.images.end(), p, p + px);
+    if (const size_t k = first_non_finite(dst, px); k != px)
+      throw bad_item("x[" + std::to_string(k) + "] is not finite");
+    // y: an int (Python or numpy), or a one-hot array whose argmax is the label.
+    long label = -1;
+    const void* yd = nullptr;
+    int yb = 0;
+    size_t yn = 0;
+    if (PyLong_Check(y_obj.ptr()) ||
+        (PyIndex_Check(y_obj.ptr()) && !py::isinstance<py::array>(y_obj))) {
+      const Py_ssize_t v = PyNumber_AsSsize_t(y_obj.ptr(), nullptr);
+      if (v == -1 && PyErr_Occurred()) PyErr_Clear();  // overflow: refused just below
+      if (v < 0 || v > 255)
+        throw bad_item("expected an int label 0..255, found " + std::to_string(v));
+      label = static_cast<long>(v);
+    } else if (numpy_floats(y_obj.ptr(), &yd, &yb, &yn) && yn > 1) {
+      if (yb == 8) {
+        const double* q = static_cast<const double*>(yd);
+        label = std::max_element(q, q + yn) - q;
+      } else {
+        const float* q = static_cast<const float*>(yd);
+        label = std::max_element(q, q + yn) - q;
+      }
+    } else {
+      auto y = py::array_t<double, py::array::c_style | py::array::forcecast>::ensure(y_obj);
+      if (!y || y.size() == 0) {
+        PyErr_Clear();
+        throw bad_item("y is neither an int label nor a one-hot array");
+      }
+      if (y.size() == 1) {
+        const double v = *y.data();
+        if (v != static_cast<long>(v) || v < 0 || v > 255)
+          throw bad_item("expected an int label 0..255, found " + std::to_string(v));
+        label = static_cast<long>(v);
+      } else {
+        label = std::max_element(y.data(), y.data() + y.size()) - y.data();
+      }
+    }
     out.d.labels.push_back(static_cast<uint8_t>(label));
     ++i;
   }
@@ -126,6 +230,17 @@ PyData from_arrays(py::array_t<float> x, py::array_t<long, py::array::forcecast>
   if (y.ndim() != 1 || y.shape(0) != x.shape(0))
     throw py::value_error("y: expected " + std::to_string(x.shape(0)) + " labels, found shape " +
                           std::to_string(y.ndim() ? y.shape(0) : 0));
+  const float* px = x.data();
+  const size_t n = static_cast<size_t>(x.size());
+  size_t bad;
+  {
+    py::gil_scoped_release nogil;
+    bad = first_non_finite(px, n);
+  }
+  if (bad != n)
+    throw py::value_error("expected finite values, found NaN or infinity at [" +
+                          std::to_string(bad / static_cast<size_t>(x.shape(1))) + ", " +
+                          std::to_string(bad % static_cast<size_t>(x.shape(1))) + "]");
   PyData out;
   set_shape(out.d, static_cast<size_t>(x.shape(1)));
   out.d.external = x.data();
@@ -142,12 +257,16 @@ PyData from_arrays(py::array_t<float> x, py::array_t<long, py::array::forcecast>
   return out;
 }
 
-const float* images_of(const PyData& p) {
-  return p.d.external ? p.d.external : p.d.images.data();
-}
+const float* images_of(const PyData& p) { return p.d.external ? p.d.external : p.d.images.data(); }
 
 struct PyNet {
   Model m;
+  uint32_t seed = 1;            // numpy seed of the construction draws
+  std::vector<float> pristine;  // params as constructed; empty once trained or loaded
+  // reference=True: the float64 network of the last reference run and the float params it left,
+  // so a following reference run continues in float64 while nobody touched the weights.
+  std::shared_ptr<ReferenceNetwork> ref;
+  std::vector<float> ref_sync;
 };
 
 Architecture make_arch(const std::vector<int>& sizes, const std::vector<std::string>& hidden,
@@ -174,21 +293,59 @@ Architecture make_arch(const std::vector<int>& sizes, const std::vector<std::str
   return a;
 }
 
+// A chapter-6 stack ("conv:20:5,maxpool:2,fc:100,softmax:10") on a 1x28x28 input, or on
+// (channels, height, width) `input` when given; `hidden` names the conv/fc activations.
+Architecture make_stack(const std::string& layers, const std::vector<std::string>& hidden,
+                        const std::string& cost, const std::vector<int>& input) {
+  Architecture a;
+  if (!parse_cost(cost, &a.cost))
+    raise(UsageError("cost: expected quadratic, cross-entropy or log-likelihood, found '" + cost +
+                     "'"));
+  std::vector<Activation> acts;
+  for (const std::string& nm : hidden) {
+    Activation act;
+    if (!parse_activation(nm, &act) || act == Activation::kSoftmax)
+      raise(UsageError("activation: expected sigmoid, tanh, relu or linear, found '" + nm + "'"));
+    acts.push_back(act);
+  }
+  check(parse_layers(layers, acts, &a.layers));
+  if (!input.empty()) {
+    if (input.size() != 3 || input[0] < 1 || input[1] < 1 || input[2] < 1)
+      raise(UsageError("input_shape: expected (channels, height, width), all >= 1"));
+    a.input = Shape{input[0], input[1], input[2]};
+  } else {
+    a.input = Shape{1, 28, 28};
+  }
+  check(validate(a, static_cast<int>(a.input.size()), 1));
+  return a;
+}
+
 PyNet make_net(const std::vector<int>& sizes, const std::vector<std::string>& hidden,
                const std::string& cost, const std::string& init, uint32_t seed,
-               const std::string& layers) {
-  Architecture a = make_arch(sizes, hidden, cost);
-  if (!layers.empty())
-    raise(UsageError("layers: conv layer stacks are not in this build of nnet yet"));
-  if (sizes.empty()) raise(UsageError("sizes: expected at least 2 layers, found 0"));
-  check(validate(a, sizes[0], std::min(sizes.back(), 10)));
+               const std::string& layers, const std::vector<int>& input_shape,
+               bool inverted_dropout) {
+  Architecture a;
+  if (!layers.empty()) {
+    a = make_stack(layers, hidden, cost, input_shape);
+    for (LayerSpec& l : a.layers)
+      if (l.kind == LayerKind::kDropout) l.inverted = inverted_dropout;
+  } else {
+    a = make_arch(sizes, hidden, cost);
+    if (sizes.empty()) raise(UsageError("sizes: expected at least 2 layers, found 0"));
+    check(validate(a, sizes[0], std::min(sizes.back(), 10)));
+  }
   Init in;
   if (!parse_init(init, &in))
-    raise(UsageError("init: expected large, default, xavier or he, found '" + init + "'"));
+    raise(
+        UsageError("init: expected large, default, xavier, he or network3, found '" + init + "'"));
+  if (in == Init::kNetwork3 && layers.empty())
+    raise(UsageError("init: network3 applies to layer stacks (layers=...) only"));
   PyNet p;
   p.m.net = Network(a);
   p.m.init = init;
   init_params(p.m.net, in, seed);
+  p.seed = seed;
+  if (layers.empty()) p.pristine = p.m.net.params();
   return p;
 }
 
@@ -244,21 +401,48 @@ py::list train_net(PyNet& p, const PyData& training, const PyData* evaluation, p
   for (auto item : kw) {
     const std::string k = py::str(item.first);
     py::handle v = item.second;
-    if (k == "epochs") o.epochs = v.cast<int>();
-    else if (k == "batch") o.batch = v.cast<int>();
-    else if (k == "eta") o.eta = v.cast<double>();
-    else if (k == "seed") o.seed = v.cast<uint32_t>();
-    else if (k == "lmbda") o.lambda = v.cast<double>();
-    else if (k == "l1") o.l1 = v.cast<double>();
-    else if (k == "dropout") o.dropout = v.cast<double>();
-    else if (k == "momentum") o.momentum = v.cast<double>();
-    else if (k == "early_stop") o.early_stop = v.cast<int>();
-    else if (k == "monitor_training_cost") o.monitor_training_cost = v.cast<bool>();
-    else if (k == "monitor_training_accuracy") o.monitor_training_accuracy = v.cast<bool>();
-    else if (k == "monitor_evaluation_cost") o.monitor_evaluation_cost = v.cast<bool>();
-    else if (k == "monitor_evaluation_accuracy") o.monitor_evaluation_accuracy = v.cast<bool>();
-    else if (k == "threads") o.threads = v.cast<int>();
-    else throw py::type_error("train: unknown option '" + k + "'");
+    if (k == "epochs")
+      o.epochs = v.cast<int>();
+    else if (k == "batch")
+      o.batch = v.cast<int>();
+    else if (k == "eta")
+      o.eta = v.cast<double>();
+    else if (k == "seed")
+      o.seed = v.cast<uint32_t>();
+    else if (k == "lmbda")
+      o.lambda = v.cast<double>();
+    else if (k == "l1")
+      o.l1 = v.cast<double>();
+    else if (k == "dropout")
+      o.dropout = v.cast<double>();
+    else if (k == "momentum")
+      o.momentum = v.cast<double>();
+    else if (k == "early_stop")
+      o.early_stop = v.cast<int>();
+    else if (k == "monitor_training_cost")
+      o.monitor_training_cost = v.cast<bool>();
+    else if (k == "monitor_training_accuracy")
+      o.monitor_training_accuracy = v.cast<bool>();
+    else if (k == "monitor_evaluation_cost")
+      o.monitor_evaluation_cost = v.cast<bool>();
+    else if (k == "monitor_evaluation_accuracy")
+      o.monitor_evaluation_accuracy = v.cast<bool>();
+    else if (k == "threads")
+      o.threads = v.cast<int>();
+    else if (k == "conv_threads")
+      o.conv_threads = v.cast<int>();
+    else if (k == "shuffle")
+      o.shuffle = v.cast<bool>();
+    else if (k == "l2_style") {
+      const std::string st = v.cast<std::string>();
+      if (st == "network2")
+        o.l2_style = L2Style::kNetwork2;
+      else if (st == "network3")
+        o.l2_style = L2Style::kNetwork3;
+      else
+        raise(UsageError("l2_style: expected network2 or network3, found '" + st + "'"));
+    } else
+      throw py::type_error("train: unknown option '" + k + "'");
   }
   check(validate(o));
   Network& net = p.m.net;
@@ -294,6 +478,7 @@ py::list train_net(PyNet& p, const PyData& training, const PyData* evaluation, p
     py::gil_scoped_release nogil;
     s = train(net, training.d, eval, o, cb, &st);
   }
+  p.pristine.clear();
   if (py_error) throw py::error_already_set();
   if (!s.ok() && !(s.code() == Code::kInterrupted && stop_asked)) raise(s);
   py::list hist;
@@ -301,11 +486,142 @@ py::list train_net(PyNet& p, const PyData& training, const PyData* evaluation, p
   return hist;
 }
 
+// reference=True: the book's own code in float64 (reference.h), printing its lines. Starts from
+// the book's draws (numpy seed = the network's seed) while the weights are as constructed, from
+// the float64 state of the previous reference run while they are as it left them, else from the
+// current float weights. The float weights get the result.
+py::list train_reference(PyNet& p, const PyData& training, const PyData* evaluation, py::dict kw,
+                         const std::string& init, py::object write, py::object callback) {
+  ReferenceOptions ro;
+  ro.numpy_seed = p.seed;
+  bool seed_given = false;
+  TrainOptions o;  // only for the network2-style test and the CLI's checks
+  for (auto item : kw) {
+    const std::string k = py::str(item.first);
+    py::handle v = item.second;
+    if (k == "epochs")
+      ro.epochs = v.cast<int>();
+    else if (k == "batch")
+      ro.batch = v.cast<int>();
+    else if (k == "eta")
+      ro.eta = v.cast<double>();
+    else if (k == "seed") {
+      ro.python_seed = v.cast<uint64_t>();
+      seed_given = true;
+    } else if (k == "lmbda")
+      ro.lambda = o.lambda = v.cast<double>();
+    else if (k == "python2_shuffle")
+      ro.python2_shuffle = v.cast<bool>();
+    else if (k == "monitor_training_cost")
+      o.monitor_training_cost = v.cast<bool>();
+    else if (k == "monitor_training_accuracy")
+      o.monitor_training_accuracy = v.cast<bool>();
+    else if (k == "monitor_evaluation_cost")
+      o.monitor_evaluation_cost = v.cast<bool>();
+    else if (k == "monitor_evaluation_accuracy")
+      o.monitor_evaluation_accuracy = v.cast<bool>();
+    else if (k == "threads")
+      continue;
+    else if (k == "dropout" || k == "momentum" || k == "l1" || k == "early_stop") {
+      if (v.cast<double>() != 0)
+        raise(UsageError("reference: " + k +
+                         " is not in the book's network.py/network2.py (drop it, or drop "
+                         "reference=True)"));
+    } else
+      throw py::type_error("train: unknown option '" + k + "'");
+  }
+  if (!seed_given) ro.python_seed = p.seed;
+  Network& net = p.m.net;
+  if (!net.arch().layers.empty())
+    raise(UsageError("reference: conv layer stacks are not in the book's network.py/network2.py"));
+  check_labels(training, net, "training_data");
+  if (evaluation) check_labels(*evaluation, net, "test_data");
+  if (training.size() == 0) raise(UsageError("training_data: expected at least one example"));
+  const Dataset* eval = evaluation && evaluation->size() > 0 ? &evaluation->d : nullptr;
+  ro.network2 = net.arch().cost != Cost::kQuadratic || ro.lambda != 0 ||
+                nnet::app::network2_style(o) || init == "default";
+  ro.init = ro.network2 ? Init::kDefault : Init::kLarge;
+  if (!init.empty() && !parse_init(init, &ro.init))
+    raise(UsageError("init: expected large or default with reference=True, found '" + init + "'"));
+  ro.monitor_training_cost = o.monitor_training_cost;
+  ro.monitor_training_accuracy = o.monitor_training_accuracy;
+  ro.monitor_evaluation_cost = o.monitor_evaluation_cost && eval;
+  ro.monitor_evaluation_accuracy = o.monitor_evaluation_accuracy && eval;
+  check(validate_reference(net.arch(), ro));
+
+  auto start = std::make_shared<ReferenceNetwork>();
+  if (p.ref && net.params() == p.ref_sync) {
+    *start = *p.ref;
+  } else if (!p.pristine.empty() && net.params() == p.pristine) {
+    check(reference_init(net.arch(), ro, start.get()));
+  } else {
+    start->arch = net.arch();
+    for (int l = 0; l < net.layers(); ++l) {
+      start->weights.push_back(net.weight(l).cast<double>());
+      start->biases.push_back(net.bias(l).cast<double>());
+    }
+  }
+  bool stop_asked = false, py_error = false;
+  TrainCallbacks cb;
+  cb.on_epoch = [&](const EpochReport& r) {
+    py::gil_scoped_acquire gil;
+    if (py_error) return;
+    try {
+      if (!write.is_none()) {
+        std::string text;
+        for (const std::string& line : reference_epoch_lines(r, ro)) text += line + "\n";
+        write(text);
+      }
+      if (!callback.is_none()) {
+        py::object res = callback(report_dict(r));
+        if (res.is(py::bool_(true))) stop_asked = true;
+      }
+    } catch (py::error_already_set& e) {
+      e.restore();
+      py_error = true;
+    }
+  };
+  cb.should_stop = [&] {
+    if (py_error || stop_asked) return true;
+    py::gil_scoped_acquire gil;
+    if (PyErr_CheckSignals() != 0) py_error = true;
+    return py_error;
+  };
+  // The reference engine reads owned images only: numpy-backed data is copied once here.
+  auto owned = [](const Dataset& d) {
+    Dataset c = d;
+    if (c.external) {
+      c.images.assign(c.external, c.external + c.size() * static_cast<size_t>(c.pixels()));
+      c.external = nullptr;
+    }
+    return c;
+  };
+  const Dataset train_d = training.d.external ? owned(training.d) : Dataset();
+  const Dataset eval_d = eval && eval->external ? owned(*eval) : Dataset();
+  const Dataset& tr = training.d.external ? train_d : training.d;
+  if (eval && eval->external) eval = &eval_d;
+  std::vector<EpochReport> history;
+  Status s;
+  {
+    py::gil_scoped_release nogil;
+    s = reference_sgd(*start, tr, eval, ro, cb, &history);
+  }
+  net.params() = to_network(*start).params();
+  p.ref = start;
+  p.ref_sync = net.params();
+  p.pristine.clear();
+  if (py_error) throw py::error_already_set();
+  if (!s.ok() && !(s.code() == Code::kInterrupted && stop_asked)) raise(s);
+  py::list hist;
+  for (const EpochReport& r : history) hist.append(report_dict(r));
+  return hist;
+}
+
 py::array_t<float> predict_net(const PyNet& p, py::array_t<float> x) {
   const Network& net = p.m.net;
   if (x.ndim() != 2 || x.shape(1) != net.inputs() || !(x.flags() & py::array::c_style))
-    throw py::value_error("X: expected a C-contiguous float32 (n, " +
-                          std::to_string(net.inputs()) + ") array");
+    throw py::value_error("X: expected a C-contiguous float32 (n, " + std::to_string(net.inputs()) +
+                          ") array");
   const size_t n = static_cast<size_t>(x.shape(0));
   Eigen::MatrixXf out;  // (outputs, n)
   {
@@ -327,8 +643,8 @@ py::tuple evaluate_net(const PyNet& p, const PyData& d) {
   return py::make_tuple(r.correct, r.total);
 }
 
-// PNG bytes of a labelled digit grid.
-py::bytes digits_png(py::array_t<float, py::array::c_style | py::array::forcecast> images,
+// A labelled digit grid: (PNG bytes, (height, width, channels) uint8 pixels).
+py::tuple digits_png(py::array_t<float, py::array::c_style | py::array::forcecast> images,
                      std::vector<std::string> captions, std::vector<bool> highlight, int rows,
                      int cols, int scale, int columns, const std::string& title) {
   if (images.ndim() != 2 || images.shape(1) != static_cast<py::ssize_t>(rows) * cols)
@@ -349,7 +665,9 @@ py::bytes digits_png(py::array_t<float, py::array::c_style | py::array::forcecas
   check(render_digit_grid(tiles, st, &img));
   std::string png;
   check(encode_png(img, &png));
-  return py::bytes(png);
+  py::array_t<uint8_t> rgb({img.height, img.width, img.channels});
+  std::copy(img.pixels.begin(), img.pixels.end(), rgb.mutable_data());
+  return py::make_tuple(py::bytes(png), rgb);
 }
 
 }  // namespace
@@ -364,8 +682,9 @@ PYBIND11_MODULE(_nnet, m) {
            [](py::object self) {
              const PyData& p = self.cast<const PyData&>();
              const size_t px = static_cast<size_t>(p.d.pixels());
-             py::array_t<float> a({static_cast<py::ssize_t>(p.size()), static_cast<py::ssize_t>(px)},
-                                  {sizeof(float) * px, sizeof(float)}, images_of(p), self);
+             py::array_t<float> a(
+                 {static_cast<py::ssize_t>(p.size()), static_cast<py::ssize_t>(px)},
+                 {sizeof(float) * px, sizeof(float)}, images_of(p), self);
              py::detail::array_proxy(a.ptr())->flags &= ~py::detail::npy_api::NPY_ARRAY_WRITEABLE_;
              return a;
            })
@@ -409,6 +728,13 @@ PYBIND11_MODULE(_nnet, m) {
   py::class_<PyNet>(m, "Net")
       .def(py::init(&make_net))
       .def_property_readonly("sizes", [](const PyNet& p) { return p.m.net.arch().sizes; })
+      .def_property_readonly("layer_spec",
+                             [](const PyNet& p) { return layers_to_string(p.m.net.arch().layers); })
+      .def_property_readonly("input_shape",
+                             [](const PyNet& p) {
+                               const Shape& s = p.m.net.arch().input;
+                               return py::make_tuple(s.c, s.h, s.w);
+                             })
       .def_property_readonly("layers", [](const PyNet& p) { return p.m.net.layers(); })
       .def_property_readonly("cost", [](const PyNet& p) { return name(p.m.net.arch().cost); })
       .def_property_readonly("init", [](const PyNet& p) { return p.m.init; })
@@ -424,12 +750,15 @@ PYBIND11_MODULE(_nnet, m) {
            [](const PyNet& p) { return reinterpret_cast<uintptr_t>(p.m.net.params().data()); })
       .def("train", &train_net, py::arg("training"), py::arg("evaluation").none(true),
            py::arg("options"), py::arg("write").none(true), py::arg("callback").none(true))
+      .def("train_reference", &train_reference, py::arg("training"),
+           py::arg("evaluation").none(true), py::arg("options"), py::arg("init"),
+           py::arg("write").none(true), py::arg("callback").none(true))
       .def("predict", &predict_net)
       .def("evaluate", &evaluate_net)
       .def("save",
            [](PyNet& p, const std::string& path, const std::string& training_json) {
-             p.m.training = training_json.empty() ? nlohmann::json()
-                                                  : nlohmann::json::parse(training_json);
+             p.m.training =
+                 training_json.empty() ? nlohmann::json() : nlohmann::json::parse(training_json);
              check(save_model(path, p.m));
            })
       .def_static("load", [](const std::string& path) {

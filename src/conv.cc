@@ -492,6 +492,282 @@ void backward_params_fast(const Geometry& g, const float* X, int ldx, const floa
   }
 }
 
+// ---- Stride 1: k shifted copies of the input instead of im2col ----
+// For stride 1, im2col's row (c, ky, kx) is one contiguous run of a buffer k times the padded
+// input: S (c, k, hp, ow), S[((c*k + kx)*hp + y)*ow + ox] = xpad(c, y, ox + kx) with hp = h + 2*pad
+// and xpad the input inside `pad` zeros. Row (c, ky, kx) = the oh*ow floats from shift_row(). For
+// the book's conv:40:5 on 20x12x12 that is 9,600 floats per sample instead of im2col's 32,000, so
+// a sample's S stays in L1 while its GEMM runs.
+
+inline int hpad(const Geometry& g) { return g.h + 2 * g.pad; }
+inline size_t shift_size(const Geometry& g) { return size_t(g.c) * g.k * hpad(g) * g.out_w(); }
+inline long shift_row(const Geometry& g, int c, int ky, int kx) {
+  return (long(c * g.k + kx) * hpad(g) + ky) * g.out_w();
+}
+
+void build_shift(const Geometry& g, const float* x, float* S) {
+  const int k = g.k, hp = hpad(g), ow = g.out_w(), pad = g.pad;
+  if (pad == 0) {  // every run is ow floats of one input row: whole vectors, one masked tail
+    const int full = ow & ~15;
+    const __mmask16 tail = lanes(ow - full);
+    for (int c = 0; c < g.c; ++c)
+      for (int kx = 0; kx < k; ++kx) {
+        float* d = S + size_t(c * k + kx) * hp * ow;
+        const float* src = x + size_t(c) * g.h * g.w + kx;
+        for (int y = 0; y < hp; ++y, d += ow, src += g.w) {
+          for (int o = 0; o < full; o += 16) _mm512_storeu_ps(d + o, _mm512_loadu_ps(src + o));
+          if (tail) _mm512_mask_storeu_ps(d + full, tail, _mm512_maskz_loadu_ps(tail, src + full));
+        }
+      }
+    return;
+  }
+  for (int c = 0; c < g.c; ++c)
+    for (int kx = 0; kx < k; ++kx) {
+      float* s = S + size_t(c * k + kx) * hp * ow;
+      // Columns ox whose input column ox + kx - pad lies inside [0, w).
+      const int lo = std::clamp(pad - kx, 0, ow), hi = std::clamp(g.w + pad - kx, lo, ow);
+      for (int y = 0; y < hp; ++y) {
+        float* d = s + size_t(y) * ow;
+        const int iy = y - pad;
+        if (iy < 0 || iy >= g.h) {
+          std::fill(d, d + ow, 0.0f);
+          continue;
+        }
+        const float* src = x + long(c * g.h + iy) * g.w + (kx - pad);
+        for (int o0 = 0; o0 < ow; o0 += 16) {
+          // Masked lanes never touch memory, so src + o0 may start left of the row.
+          const __mmask16 valid = static_cast<__mmask16>(lanes(hi - o0) & ~lanes(lo - o0));
+          _mm512_mask_storeu_ps(d + o0, lanes(ow - o0), _mm512_maskz_loadu_ps(valid, src + o0));
+        }
+      }
+    }
+}
+
+// C(r, 0:cols) for r < NR, cols <= 16*NV: C (=, or += when accumulate) bias(r) +
+// sum over segments s < nseg and k < K of A[s*aseg + r*ars + k*aks] * B(s, k, 0:cols), with
+// B(s, k, p) = B[s*bseg + koff[k] + p] (kTable) or B[s*bseg + k*ldb + p]. All NR*NV accumulators
+// stay in registers over every segment.
+template <int NR, int NV, bool kTable>
+void tile_n(const float* A, long ars, long aks, long aseg, const float* B, long ldb,
+            const int* koff, long bseg, int nseg, int K, float* C, long ldc, int cols,
+            const float* bias, bool accumulate) {
+  __mmask16 mk[NV];
+  NNET_UNROLL
+  for (int v = 0; v < NV; ++v) mk[v] = lanes(cols - 16 * v);
+  __m512 acc[NR][NV];
+  NNET_UNROLL
+  for (int r = 0; r < NR; ++r) {
+    NNET_UNROLL
+    for (int v = 0; v < NV; ++v)
+      acc[r][v] = accumulate ? _mm512_maskz_loadu_ps(mk[v], C + r * ldc + 16 * v)
+                             : (bias ? _mm512_set1_ps(bias[r]) : _mm512_setzero_ps());
+  }
+  for (int s = 0; s < nseg; ++s) {
+    const float* As = A + s * aseg;
+    const float* Bs = B + s * bseg;
+    for (int k = 0; k < K; ++k) {
+      const float* b = Bs + (kTable ? long(koff[k]) : k * ldb);
+      __m512 bv[NV];
+      NNET_UNROLL
+      for (int v = 0; v < NV; ++v) bv[v] = _mm512_maskz_loadu_ps(mk[v], b + 16 * v);
+      const float* a = As + k * aks;
+      NNET_UNROLL
+      for (int r = 0; r < NR; ++r) {
+        const __m512 av = _mm512_set1_ps(a[r * ars]);
+        NNET_UNROLL
+        for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_fmadd_ps(av, bv[v], acc[r][v]);
+      }
+    }
+  }
+  NNET_UNROLL
+  for (int r = 0; r < NR; ++r) {
+    NNET_UNROLL
+    for (int v = 0; v < NV; ++v) _mm512_mask_storeu_ps(C + r * ldc + 16 * v, mk[v], acc[r][v]);
+  }
+}
+
+// Arguments of one tile_n call but the tile's shape (the rows' and columns' origins included).
+struct TileArgs {
+  const float* A;
+  long ars, aks, aseg;
+  const float* B;
+  long ldb;
+  const int* koff;
+  long bseg;
+  int nseg, K;
+  float* C;
+  long ldc;
+  const float* bias;
+  bool accumulate;
+};
+
+template <int NV, bool kTable, int R>
+void tile_rows(int n, const TileArgs& t, int cols) {
+  if constexpr (R > 0) {
+    if (n == R)
+      return tile_n<R, NV, kTable>(t.A, t.ars, t.aks, t.aseg, t.B, t.ldb, t.koff, t.bseg, t.nseg,
+                                   t.K, t.C, t.ldc, cols, t.bias, t.accumulate);
+    tile_rows<NV, kTable, R - 1>(n, t, cols);
+  }
+}
+
+// The rows x cols block of C, rows split evenly into blocks of at most MaxR, columns in 16*NV.
+template <int NV, bool kTable, int MaxR>
+void gemm_n(int rows, int cols, TileArgs t) {
+  const int nb = (rows + MaxR - 1) / MaxR;
+  const int nr = (rows + nb - 1) / nb;
+  for (int r0 = 0; r0 < rows; r0 += nr) {
+    const int n = std::min(nr, rows - r0);
+    TileArgs u = t;
+    u.A = t.A + r0 * t.ars;
+    u.C = t.C + r0 * t.ldc;
+    u.bias = t.bias ? t.bias + r0 : nullptr;
+    for (int p0 = 0; p0 < cols; p0 += 16 * NV) {
+      TileArgs v = u;
+      v.B = u.B + p0;
+      v.C = u.C + p0;
+      const int w = std::min(16 * NV, cols - p0);
+      if (NV > 1 && w <= 16 * (NV - 1)) {  // a narrower last block: drop the empty vectors
+        if constexpr (NV > 1) {
+          gemm_n<NV - 1, kTable, MaxR>(n, w, v);
+          continue;
+        }
+      }
+      tile_rows<NV, kTable, MaxR>(n, v, w);
+    }
+  }
+}
+
+void forward_shift(const Geometry& g, const float* W, const float* b, const float* X, int ldx,
+                   int m, float* Z, int ldz, int threads) {
+  const int P = g.out_h() * g.out_w(), patch = g.patch(), F = g.filters, k = g.k;
+  std::vector<int> koff(patch);  // (patch) where im2col's row q starts in S
+  for (int c = 0; c < g.c; ++c)
+    for (int ky = 0; ky < k; ++ky)
+      for (int kx = 0; kx < k; ++kx) koff[(c * k + ky) * k + kx] = int(shift_row(g, c, ky, kx));
+  parallel(m, threads, [&](int j) {
+    float* S = scratch<float>(0, shift_size(g));
+    build_shift(g, X + size_t(j) * ldx, S);
+    // Z_j (F, P) = W (F, patch) im2col (patch, P) + b
+    TileArgs t{W, 1, F, 0, S, 0, koff.data(), 0, 1, patch, Z + size_t(j) * ldz, P, b, false};
+    gemm_n<2, true, kMaxRows>(F, P, t);
+  });
+}
+
+void backward_input_shift(const Geometry& g, const float* W, const float* dZ, int ldz, int m,
+                          float* dX, int ldx, int threads) {
+  const int P = g.out_h() * g.out_w(), F = g.filters, k = g.k, ow = g.out_w(), hp = hpad(g);
+  parallel(m, threads, [&](int j) {
+    float* dS = scratch<float>(0, shift_size(g));
+    const int oh = g.out_h();
+    // Rows y >= oh of each plane are first reached by ky >= 1, which adds: zero them.
+    for (int c = 0; c < g.c; ++c)
+      for (int kx = 0; kx < k; ++kx) {
+        float* plane = dS + shift_row(g, c, 0, kx);
+        std::fill(plane + size_t(oh) * ow, plane + size_t(hp) * ow, 0.0f);
+      }
+    const float* dz = dZ + size_t(j) * ldz;  // (F, P)
+    // dS rows (c, ky, kx) (=, then +=) W^T (patch, F) dZ_j (F, P). The rows of one (c, ky)
+    // land in different (c, kx) planes, so they form one tile; ky = 0 writes rows 0..oh-1, the
+    // later ky groups add in a fixed order.
+    for (int c = 0; c < g.c; ++c)
+      for (int ky = 0; ky < k; ++ky) {
+        const int q = (c * k + ky) * k;
+        TileArgs t{W + size_t(F) * q,
+                   F,
+                   1,
+                   0,
+                   dz,
+                   P,
+                   nullptr,
+                   0,
+                   1,
+                   F,
+                   dS + shift_row(g, c, ky, 0),
+                   long(hp) * ow,
+                   nullptr,
+                   ky > 0};
+        gemm_n<4, false, 6>(k, P, t);
+      }
+    // dX(c, iy, ix) = sum over kx of dS(c, kx, iy + pad, ix + pad - kx).
+    // Vectors of 16 ix; the lanes of kx's run are ix in [max(0, off), min(w, ow + off)), read
+    // from s + ix - off (masked lanes never touch memory). Sums in kx order from 0.
+    float* dx = dX + size_t(j) * ldx;
+    for (int c = 0; c < g.c; ++c)
+      for (int iy = 0; iy < g.h; ++iy) {
+        float* row = dx + size_t(c * g.h + iy) * g.w;
+        for (int i0 = 0; i0 < g.w; i0 += 16) {
+          __m512 acc = _mm512_setzero_ps();
+          for (int kx = 0; kx < k; ++kx) {
+            const float* s = dS + shift_row(g, c, 0, kx) + long(iy + g.pad) * ow;
+            const int off = kx - g.pad;  // ix = ox + off
+            const int lb = std::max(0, off), ub = std::min(g.w, ow + off);
+            const __mmask16 valid = static_cast<__mmask16>(lanes(ub - i0) & ~lanes(lb - i0));
+            acc = _mm512_add_ps(acc, _mm512_maskz_loadu_ps(valid, s + (i0 - off)));
+          }
+          _mm512_mask_storeu_ps(row + i0, lanes(g.w - i0), acc);
+        }
+      }
+  });
+}
+
+void backward_params_shift(const Geometry& g, const float* X, int ldx, const float* dZ, int ldz,
+                           int m, float* dW, float* db, int threads) {
+  const int P = g.out_h() * g.out_w(), patch = g.patch(), F = g.filters, k = g.k, hp = hpad(g);
+  const int Fp = int(round16(F));
+  const int chunks = chunks_for(m);
+  const int most = (m + chunks - 1) / chunks + 1;  // samples in the largest chunk, at most
+  const size_t ss = round16(shift_size(g)), ts = size_t(P) * Fp;
+  // Partial sums G_i (patch, F) row-major, i.e. dW's own layout, then db_i (F).
+  const size_t part = size_t(patch) * F + round16(F);
+  float* parts = scratch<float>(1, part * chunks);
+  parallel(chunks, threads, [&](int i) {
+    const int j0 = chunk_begin(m, chunks, i), n = chunk_begin(m, chunks, i + 1) - j0;
+    float* G = parts + part * i;
+    float* gb = G + size_t(patch) * F;
+    float* S = scratch<float>(0, (ss + ts) * most);  // n shifted inputs, then n dZ^T
+    float* D = S + ss * n;
+    for (int j = 0; j < n; ++j) {
+      build_shift(g, X + size_t(j0 + j) * ldx, S + ss * j);
+      const float* dz = dZ + size_t(j0 + j) * ldz;  // (F, P)
+      float* d = D + ts * j;                        // (P, Fp)
+      for (int p = 0; p < P; ++p)                   // contiguous stores, strided loads
+        for (int f = 0; f < F; ++f) d[size_t(p) * Fp + f] = dz[size_t(f) * P + p];
+    }
+    // db_i (F) = sum over the chunk's samples and p of dZ^T (p, F): the same tile with a row of
+    // ones (a * 1 + acc is exact), F lanes at a time instead of a serial sum per filter.
+    static const float kOne = 1.0f;
+    gemm_n<4, false, 6>(
+        1, F, TileArgs{&kOne, 0, 0, 0, D, Fp, nullptr, long(ts), n, P, gb, F, nullptr, false});
+    // G rows (c, ky, kx) = sum over the chunk's samples and p of im2col(q, p) dZ^T (p, F): the
+    // rows kx of one (c, ky) are equally spaced in S, so they form one tile.
+    for (int c = 0; c < g.c; ++c)
+      for (int ky = 0; ky < k; ++ky) {
+        const int q = (c * k + ky) * k;
+        TileArgs t{S + shift_row(g, c, ky, 0),
+                   long(hp) * g.out_w(),
+                   1,
+                   long(ss),
+                   D,
+                   Fp,
+                   nullptr,
+                   long(ts),
+                   n,
+                   P,
+                   G + size_t(q) * F,
+                   F,
+                   nullptr,
+                   false};
+        gemm_n<4, false, 6>(k, F, t);
+      }
+  });
+  for (int i = 0; i < chunks; ++i) {  // fixed order: chunk 0, 1, 2, ...
+    const float* G = parts + part * i;
+    for (size_t e = 0; e < size_t(patch) * F; ++e) dW[e] += G[e];
+    for (int f = 0; f < F; ++f) db[f] += G[size_t(patch) * F + f];
+  }
+}
+
 #endif  // __AVX512F__
 
 // The portable path (double everywhere; float without AVX-512): im2col + Eigen's GEMM.
@@ -565,7 +841,10 @@ template <class T>
 void forward(const Geometry& g, const T* W, const T* b, const T* X, int ldx, int m, T* Z, int ldz,
              int threads) {
 #ifdef NNET_FAST_FLOAT
-  if constexpr (std::is_same_v<T, float>) return forward_fast(g, W, b, X, ldx, m, Z, ldz, threads);
+  if constexpr (std::is_same_v<T, float>) {
+    if (g.stride == 1) return forward_shift(g, W, b, X, ldx, m, Z, ldz, threads);
+    return forward_fast(g, W, b, X, ldx, m, Z, ldz, threads);
+  }
 #endif
   forward_eigen(g, W, b, X, ldx, m, Z, ldz, threads);
 }
@@ -574,8 +853,10 @@ template <class T>
 void backward_input(const Geometry& g, const T* W, const T* dZ, int ldz, int m, T* dX, int ldx,
                     int threads) {
 #ifdef NNET_FAST_FLOAT
-  if constexpr (std::is_same_v<T, float>)
+  if constexpr (std::is_same_v<T, float>) {
+    if (g.stride == 1) return backward_input_shift(g, W, dZ, ldz, m, dX, ldx, threads);
     return backward_input_fast(g, W, dZ, ldz, m, dX, ldx, threads);
+  }
 #endif
   backward_input_eigen(g, W, dZ, ldz, m, dX, ldx, threads);
 }
@@ -584,10 +865,61 @@ template <class T>
 void backward_params(const Geometry& g, const T* X, int ldx, const T* dZ, int ldz, int m, T* dW,
                      T* db, int threads) {
 #ifdef NNET_FAST_FLOAT
-  if constexpr (std::is_same_v<T, float>)
+  if constexpr (std::is_same_v<T, float>) {
+    if (g.stride == 1) return backward_params_shift(g, X, ldx, dZ, ldz, m, dW, db, threads);
     return backward_params_fast(g, X, ldx, dZ, ldz, m, dW, db, threads);
+  }
 #endif
   backward_params_eigen(g, X, ldx, dZ, ldz, m, dW, db, threads);
+}
+
+bool maxpool2(const float* x, int C, int h, int w, float* a, int* win) {
+#ifdef NNET_FAST_FLOAT
+  const int oh = h / 2, ow = w / 2;
+  const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+  const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
+  const __m512i one = _mm512_set1_epi32(1), down = _mm512_set1_epi32(w),
+                diag = _mm512_set1_epi32(w + 1);
+  for (int c = 0; c < C; ++c)
+    for (int oy = 0; oy < oh; ++oy) {
+      const int base = (c * h + 2 * oy) * w;  // the window row's first input index
+      const float* r0 = x + base;
+      const float* r1 = r0 + w;
+      float* ao = a + (c * oh + oy) * ow;
+      int* wo = win + (c * oh + oy) * ow;
+      for (int o0 = 0; o0 < ow; o0 += 16) {
+        const int n = std::min(16, ow - o0);
+        const __mmask16 lo = lanes(2 * n), hi = lanes(2 * n - 16);
+        const __m512 a0 = _mm512_maskz_loadu_ps(lo, r0 + 2 * o0);
+        const __m512 b0 = _mm512_maskz_loadu_ps(hi, r0 + 2 * o0 + 16);
+        const __m512 a1 = _mm512_maskz_loadu_ps(lo, r1 + 2 * o0);
+        const __m512 b1 = _mm512_maskz_loadu_ps(hi, r1 + 2 * o0 + 16);
+        // The window in row-major order: (0,0), (0,1), (1,0), (1,1); strictly greater replaces.
+        __m512 mx = _mm512_permutex2var_ps(a0, even, b0);
+        __m512i off = _mm512_setzero_si512();
+        const __m512 v01 = _mm512_permutex2var_ps(a0, odd, b0);
+        __mmask16 k = _mm512_cmp_ps_mask(v01, mx, _CMP_GT_OQ);
+        mx = _mm512_mask_mov_ps(mx, k, v01);
+        off = _mm512_mask_mov_epi32(off, k, one);
+        const __m512 v10 = _mm512_permutex2var_ps(a1, even, b1);
+        k = _mm512_cmp_ps_mask(v10, mx, _CMP_GT_OQ);
+        mx = _mm512_mask_mov_ps(mx, k, v10);
+        off = _mm512_mask_mov_epi32(off, k, down);
+        const __m512 v11 = _mm512_permutex2var_ps(a1, odd, b1);
+        k = _mm512_cmp_ps_mask(v11, mx, _CMP_GT_OQ);
+        mx = _mm512_mask_mov_ps(mx, k, v11);
+        off = _mm512_mask_mov_epi32(off, k, diag);
+        const __m512i idx =
+            _mm512_add_epi32(_mm512_add_epi32(_mm512_set1_epi32(base + 2 * o0), even), off);
+        _mm512_mask_storeu_ps(ao + o0, lanes(n), mx);
+        _mm512_mask_storeu_epi32(wo + o0, lanes(n), idx);
+      }
+    }
+  return true;
+#else
+  (void)x, (void)C, (void)h, (void)w, (void)a, (void)win;
+  return false;
+#endif
 }
 
 #define NNET_CONV_INSTANTIATE(T)                                                                   \

@@ -41,6 +41,11 @@ template <class T>
 void backward_params(const Geometry& g, const T* X, int ldx, const T* dZ, int ldz, int m, T* dW,
                      T* db, int threads = 1);
 
+// 2 x 2 max pooling of one sample x (c, h, w), h and w even, into a (c, h/2, w/2), and win (the
+// same shape): the input index of each maximum, the first in row-major window order among equal
+// ones (a NaN first element wins). False, touching nothing, where the build has no vector version.
+bool maxpool2(const float* x, int c, int h, int w, float* a, int* win);
+
 // Direct loops over the definition above: slow, obviously right; the tests' reference.
 template <class T>
 void forward_naive(const Geometry& g, const T* W, const T* b, const T* X, int ldx, int m, T* Z,

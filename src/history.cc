@@ -61,6 +61,7 @@ json to_json(const EpochReport& r) {
   j["evaluation_total"] = r.evaluation_total;
   j["train_seconds"] = r.train_seconds;
   j["eval_seconds"] = r.eval_seconds;
+  if (r.train_cpu_seconds > 0) j["train_cpu_seconds"] = r.train_cpu_seconds;
   if (!r.bias_grad_norm.empty()) j["bias_grad_norm"] = r.bias_grad_norm;
   if (!r.weight_grad_norm.empty()) j["weight_grad_norm"] = r.weight_grad_norm;
   return j;
@@ -85,6 +86,9 @@ Status from_json(const json& j, const std::string& where, EpochReport* r) {
   if (!read_count(j, "evaluation_total", &r->evaluation_total)) return bad("evaluation_total");
   if (!read_number(j, "train_seconds", &r->train_seconds)) return bad("train_seconds");
   if (!read_number(j, "eval_seconds", &r->eval_seconds)) return bad("eval_seconds");
+  if (j.contains("train_cpu_seconds") &&
+      !read_number(j, "train_cpu_seconds", &r->train_cpu_seconds))
+    return bad("train_cpu_seconds");
   if (!read_vector(j, "bias_grad_norm", &r->bias_grad_norm)) return bad("bias_grad_norm");
   if (!read_vector(j, "weight_grad_norm", &r->weight_grad_norm)) return bad("weight_grad_norm");
   return Status::Ok();

@@ -75,6 +75,18 @@ void activate(Activation act, const Eigen::Ref<const MatrixT<T>>& z, Eigen::Ref<
   }
 }
 
+// d *= (z > 0 ? 1 : 0), column by column over raw pointers (Eigen's bool-to-T cast does not
+// vectorize; this loop does, with the same products).
+template <class T>
+void relu_derivative(const Eigen::Ref<const MatrixT<T>>& z, Eigen::Ref<MatrixT<T>> d) {
+  const Eigen::Index rows = d.rows();
+  for (Eigen::Index j = 0; j < d.cols(); ++j) {
+    const T* zj = z.data() + j * z.outerStride();
+    T* dj = d.data() + j * d.outerStride();
+    for (Eigen::Index i = 0; i < rows; ++i) dj[i] *= zj[i] > T(0) ? T(1) : T(0);
+  }
+}
+
 // Multiplies d in place by the activation's derivative, expressed through z and a.
 template <class T>
 void times_derivative(Activation act, const Eigen::Ref<const MatrixT<T>>& z,
@@ -87,7 +99,7 @@ void times_derivative(Activation act, const Eigen::Ref<const MatrixT<T>>& z,
       d.array() *= T(1) - a.array().square();
       break;
     case Activation::kRelu:
-      d.array() *= (z.array() > T(0)).template cast<T>();
+      relu_derivative(z, d);
       break;
     case Activation::kLinear:
     case Activation::kSoftmax:  // only ever paired with log-likelihood: handled by the caller
@@ -497,6 +509,9 @@ void pool_forward(const NetworkT<T>& net, int i, Input<T> x, int m, WorkspaceT<T
     const T* xj = x.data + static_cast<size_t>(j) * x.ld;  // (c, h, w)
     T* aj = ws.a[i].data() + static_cast<size_t>(j) * osize;
     int* win = is_max ? ws.argmax[i].data() + static_cast<size_t>(j) * osize : nullptr;
+    if constexpr (std::is_same_v<T, float>) {
+      if (is_max && P == 2 && conv::maxpool2(xj, in.c, in.h, in.w, aj, win)) continue;
+    }
     for (int c = 0; c < out.c; ++c)
       for (int oy = 0; oy < out.h; ++oy)
         for (int ox = 0; ox < out.w; ++ox) {

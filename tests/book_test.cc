@@ -22,7 +22,9 @@ TEST(BookRecipes, ListShowsEveryRecipeWithTheBooksFigure) {
     EXPECT_NE(r.out.find(x.name), std::string::npos) << x.name;
     EXPECT_NE(r.out.find(x.book_figure), std::string::npos) << x.name;
   }
-  for (const char* fig : {"95.42%", "96.59%", "82.27%", "87.1%", "96.49%", "97.92%", "96.57%"})
+  for (const char* fig : {"95.42%", "96.59%", "82.27%", "87.1%", "96.49%", "97.92%", "96.57%",
+                          "97.80%", "98.78%", "99.06%", "99.23%", "99.37%", "99.43%", "99.60%",
+                          "99.67%"})
     EXPECT_NE(r.out.find(fig), std::string::npos) << fig;
 }
 
@@ -39,6 +41,41 @@ TEST(BookRecipes, HoldTheBooksSettings) {
   }
   EXPECT_NE(find_recipe("ch5-deep"), nullptr);
   EXPECT_EQ(find_recipe("ch9"), nullptr);
+}
+
+// Chapter 6 follows network3: its init and cost, its L2 scaling, no reshuffling, the test images.
+TEST(BookRecipes, ChapterSixFollowsNetwork3) {
+  for (const Recipe& r : book_recipes()) {
+    if (r.name.rfind("ch6-", 0) != 0) continue;
+    for (const char* flag : {"--init", "--cost", "--l2-style", "--no-shuffle", "--layers"})
+      EXPECT_NE(std::find(r.args.begin(), r.args.end(), flag), r.args.end())
+          << r.name << " " << flag;
+    EXPECT_EQ(*(std::find(r.args.begin(), r.args.end(), "--init") + 1), "network3") << r.name;
+    EXPECT_EQ(*(std::find(r.args.begin(), r.args.end(), "--l2-style") + 1), "network3");
+  }
+  const Recipe* relu = find_recipe("ch6-relu");
+  ASSERT_NE(relu, nullptr);
+  EXPECT_EQ(*(std::find(relu->args.begin(), relu->args.end(), "--layers") + 1),
+            "conv:20:5,maxpool:2,conv:40:5,maxpool:2,fc:100,softmax:10");
+  EXPECT_EQ(*(std::find(relu->args.begin(), relu->args.end(), "--eta") + 1), "0.03");
+  EXPECT_EQ(*(std::find(relu->args.begin(), relu->args.end(), "--lambda") + 1), "0.1");
+  const Recipe* ens = find_recipe("ch6-ensemble");
+  ASSERT_NE(ens, nullptr);
+  EXPECT_EQ(ens->ensemble, 5);
+  EXPECT_EQ(ens->args, find_recipe("ch6-dropout")->args) << "five ch6-dropout nets";
+  EXPECT_NE(std::find(ens->args.begin(), ens->args.end(), "--expand"), ens->args.end());
+}
+
+TEST(BookRecipes, RunsAChapterSixRecipe) {
+  const std::string dir = testing::make_temp_dir("nnet-book6");
+  ASSERT_TRUE(testing::write_synthetic_idx(dir, 200, 50));
+  auto r = run_nnet("book ch6-conv1 --data '" + dir + "' --epochs 2 -q");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out.rfind("Epoch 0: ", 0), 0u) << r.out;
+  EXPECT_NE(r.out.find("Epoch 1: "), std::string::npos);
+  EXPECT_NE(r.out.find(" / 50\n"), std::string::npos);
+  EXPECT_NE(r.err.find("conv:20:5,maxpool:2,fc:100,softmax:10"), std::string::npos) << r.err;
+  fs::remove_all(dir);
 }
 
 TEST(BookRecipes, OverridesReplaceTheRecipesFlags) {

@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
 #include <cmath>
 #include <random>
 #include <string>
@@ -120,13 +121,17 @@ TEST(ConvNaive, BackwardMatchesCentralDifferences) {
 
 // The shapes the fast kernels must handle: the book's two layers, k == h, stride 2, pads 1/2,
 // odd sizes, a single channel/filter, widths around the vector length, and k > 16 (wider than
-// one vector: a different im2col path).
+// one vector: a different im2col path); stride 1 takes the shifted-copy path.
 std::vector<Geometry> shapes() {
-  return {geom(1, 28, 28, 20, 5),      geom(20, 12, 12, 40, 5),      geom(1, 5, 5, 3, 5),
-          geom(3, 7, 7, 4, 7, 1, 0),   geom(2, 9, 7, 5, 3, 2, 0),    geom(3, 8, 8, 6, 3, 1, 1),
-          geom(2, 11, 13, 7, 3, 2, 1), geom(1, 6, 5, 2, 4, 1, 2),    geom(4, 5, 5, 33, 1),
-          geom(1, 1, 1, 1, 1),         geom(5, 17, 19, 17, 4, 3, 2), geom(2, 4, 20, 9, 2, 1, 0),
-          geom(1, 33, 3, 2, 3),        geom(16, 3, 3, 16, 3, 1, 1),  geom(1, 20, 18, 2, 17, 1, 1)};
+  return {geom(1, 28, 28, 20, 5), geom(20, 12, 12, 40, 5), geom(1, 5, 5, 3, 5),
+          geom(3, 7, 7, 4, 7, 1, 0), geom(2, 9, 7, 5, 3, 2, 0), geom(3, 8, 8, 6, 3, 1, 1),
+          geom(2, 11, 13, 7, 3, 2, 1), geom(1, 6, 5, 2, 4, 1, 2), geom(4, 5, 5, 33, 1),
+          geom(1, 1, 1, 1, 1), geom(5, 17, 19, 17, 4, 3, 2), geom(2, 4, 20, 9, 2, 1, 0),
+          geom(1, 33, 3, 2, 3), geom(16, 3, 3, 16, 3, 1, 1), geom(1, 20, 18, 2, 17, 1, 1),
+          // Stride 1 (the shifted-copy path): more filters than one 64-column tile, kernels wider
+          // than a 6-row tile, output rows wider than a vector, a pad as wide as the kernel.
+          geom(3, 10, 10, 70, 3, 1, 1), geom(2, 14, 40, 5, 13), geom(2, 30, 30, 3, 2),
+          geom(2, 7, 9, 17, 3, 1, 3)};
 }
 
 template <class T>
@@ -237,6 +242,37 @@ TEST(ConvFast, ThreadCountNeverChangesResults) {
     check_threads<double>(geom(20, 12, 12, 40, 5), m);
   }
   check_threads<float>(geom(3, 9, 11, 7, 3, 2, 1), 17);
+}
+
+// maxpool2 against the definition: values from a small set (many ties: the first maximum in
+// row-major window order wins), widths around the vector length, a NaN in first position.
+TEST(ConvFast, MaxPool2MatchesDirectLoops) {
+  std::mt19937 gen(31);
+  std::uniform_int_distribution<int> small(-3, 3);
+  for (const auto& [c, h, w] : std::vector<std::array<int, 3>>{
+           {1, 2, 2}, {20, 24, 24}, {40, 8, 8}, {3, 6, 34}, {2, 4, 64}, {1, 2, 30}}) {
+    SCOPED_TRACE(std::to_string(c) + "x" + std::to_string(h) + "x" + std::to_string(w));
+    std::vector<float> x(size_t(c) * h * w);
+    for (float& v : x) v = static_cast<float>(small(gen));
+    x[0] = std::nanf("");
+    const int n = c * (h / 2) * (w / 2);
+    std::vector<float> a(n, -9), want(n);
+    std::vector<int> win(n, -1), want_win(n);
+    if (!maxpool2(x.data(), c, h, w, a.data(), win.data())) GTEST_SKIP() << "no vector build";
+    for (int ch = 0; ch < c; ++ch)
+      for (int oy = 0; oy < h / 2; ++oy)
+        for (int ox = 0; ox < w / 2; ++ox) {
+          const int o = (ch * (h / 2) + oy) * (w / 2) + ox;
+          int best = (ch * h + 2 * oy) * w + 2 * ox;
+          for (int k : {best + 1, best + w, best + w + 1})
+            if (x[k] > x[best]) best = k;
+          want[o] = x[best];
+          want_win[o] = best;
+        }
+    EXPECT_EQ(win, want_win);
+    for (int o = 0; o < n; ++o)
+      EXPECT_TRUE(a[o] == want[o] || (std::isnan(a[o]) && std::isnan(want[o]))) << o;
+  }
 }
 
 }  // namespace

@@ -11,6 +11,7 @@ struct Recipe {
   std::string experiment;         // what the book ran, in one line
   std::string book_figure;        // what the book reports (50,000 training images unless noted)
   std::vector<std::string> args;  // `nnet train` flags, each flag followed by its value(s)
+  int ensemble = 0;  // > 0: train this many nets (seeds 1..N), save each, then vote (conv.py)
 };
 
 // Every recipe, in the book's order.

@@ -63,8 +63,9 @@ struct EpochReport {
   double evaluation_cost = -1;
   long evaluation_correct = -1;
   long evaluation_total = 0;
-  double train_seconds = 0.0;  // the SGD pass alone
-  double eval_seconds = 0.0;   // all monitoring passes together
+  double train_seconds = 0.0;      // the SGD pass alone
+  double train_cpu_seconds = 0.0;  // the SGD pass's CPU time, all threads (0 where not measured)
+  double eval_seconds = 0.0;       // all monitoring passes together
   // With record_gradients: per layer, the Euclidean norm of dC/db and dC/dW averaged over the
   // epoch's mini-batches (the book's chapter 5 "speed of learning").
   std::vector<double> bias_grad_norm;

@@ -58,12 +58,13 @@ def _arrays(X, y, what="X"):
     if not np.issubdtype(X.dtype, np.number):
         raise ValueError(f"{what}: expected numbers, found dtype {X.dtype}")
     X = np.ascontiguousarray(X, dtype=np.float32)  # no copy when already C-contiguous float32
-    if not np.isfinite(X).all():
-        raise ValueError(f"{what}: expected finite values, found NaN or infinity")
     y = np.asarray(y)
     if y.ndim == 2:  # one-hot rows
         y = y.argmax(axis=1)
-    return _nnet.from_arrays(X, np.ascontiguousarray(y, dtype=np.int64))
+    try:  # checks finiteness in C++ (no temporary array)
+        return _nnet.from_arrays(X, np.ascontiguousarray(y, dtype=np.int64))
+    except ValueError as e:
+        raise ValueError(f"{what}: {e}") from None
 
 
 class Network:
@@ -71,18 +72,49 @@ class Network:
 
     Keywords beyond the book: cost ("quadratic", "cross-entropy", "log-likelihood"),
     activation (hidden layers: one name or one per hidden layer), init ("large" = network.py,
-    "default" = network2.py), seed (numpy seed of the init draws and default shuffle seed).
+    "default" = network2.py, "xavier", "he"), seed (numpy seed of the init draws and default
+    shuffle seed).
+
+    Chapter 6: Network(layers="conv:20:5,maxpool:2,fc:100,softmax:10") builds nnet's layer stack
+    (`nnet train --layers`: conv:F:K[:same], maxpool:P, avgpool:P, fc:N, dropout:P, softmax:N)
+    on 28x28 images, or on input_shape=(channels, height, width); activation names the conv/fc
+    layers' activation (one, or one per conv/fc layer); cost defaults to log-likelihood and init
+    to "network3" there, as `nnet train --layers` does. inverted_dropout=True: dropout:P layers
+    scale kept units by 1/(1-p) while training (network3 scales by 1-p at test time).
     """
 
-    def __init__(self, sizes=None, cost="quadratic", activation="sigmoid", init="large", seed=1,
-                 layers=None, _net=None):
+    def __init__(self, sizes=None, cost=None, activation="sigmoid", init=None, seed=1,
+                 layers=None, input_shape=None, inverted_dropout=False, _net=None):
+        self._init_given = init is not None  # reference=True: network2's default init if not
         if _net is None:
             if isinstance(cost, type):  # network2's CrossEntropyCost / QuadraticCost classes
                 cost = "cross-entropy" if "Entropy" in cost.__name__ else "quadratic"
+            if cost is None:
+                cost = "log-likelihood" if layers else "quadratic"
+            if init is None:
+                init = "network3" if layers else "large"
+            if layers and sizes is not None:
+                raise ValueError("layers: give either sizes or layers (one describes the net)")
             acts = [activation] if isinstance(activation, str) else list(activation)
-            _net = _nnet.Net([int(s) for s in sizes], acts, cost, init, int(seed), layers or "")
+            _net = _nnet.Net([int(s) for s in sizes or []], acts, cost, init, int(seed),
+                             layers or "", [int(v) for v in input_shape or []],
+                             bool(inverted_dropout))
+            self._activation = acts
+            self._inverted_dropout = bool(inverted_dropout)
+        else:
+            self._activation = None
+            self._inverted_dropout = False
         self._net = _net
         self.seed = int(seed)
+
+    @property
+    def layers(self):
+        """The layer stack as `nnet train --layers` spells it, or "" for a dense net."""
+        return self._net.layer_spec
+
+    @property
+    def input_shape(self):
+        return tuple(self._net.input_shape)
 
     # --- the book's attributes -------------------------------------------------------------
     @property
@@ -144,12 +176,16 @@ class Network:
     def SGD(self, training_data, epochs, mini_batch_size, eta, test_data=None, *, lmbda=0.0,
             evaluation_data=None, monitor_evaluation_cost=False, monitor_evaluation_accuracy=None,
             monitor_training_cost=False, monitor_training_accuracy=False, seed=None,
-            callback=None, verbose=True, **options):
+            callback=None, verbose=True, reference=False, **options):
         """network.py's SGD (and network2.py's keywords); prints the notebook's lines.
 
         Returns None like network.py, or network2's (evaluation_cost, evaluation_accuracy,
         training_cost, training_accuracy) lists when a network2 keyword is used.
-        `callback(report)` runs after each epoch; returning True stops training there.
+        `callback(report)` runs after each epoch with a dict (epoch, training_cost,
+        evaluation_correct, ...); returning True stops training there.
+        reference=True runs the book's own code in float64 (`nnet train --reference`): numpy
+        seed = the network's seed, Python shuffle seed = `seed`; python2_shuffle=True for the
+        book's Python 2.7 runs. It prints network.py's / network2.py's lines exactly.
         """
         network2 = evaluation_data is not None or lmbda != 0.0 or monitor_evaluation_cost or \
             bool(monitor_evaluation_accuracy) or monitor_training_cost or monitor_training_accuracy
@@ -164,7 +200,12 @@ class Network:
                     monitor_evaluation_accuracy=bool(monitor_evaluation_accuracy),
                     monitor_training_cost=bool(monitor_training_cost),
                     monitor_training_accuracy=bool(monitor_training_accuracy), **options)
-        hist = self._net.train(train, ev, opts, _stdout_write if verbose else None, callback)
+        write = _stdout_write if verbose else None
+        if reference:
+            init = self._net.init if self._init_given else ""
+            hist = self._net.train_reference(train, ev, opts, init, write, callback)
+        else:
+            hist = self._net.train(train, ev, opts, write, callback)
         self.history_ = hist
         if not network2:
             return None
@@ -207,18 +248,27 @@ class Network:
         return None
 
     def __getstate__(self):
-        return {"sizes": self.sizes, "cost": self._net.cost, "init": self._net.init,
-                "activations": self._net.activations[:-1] or ["sigmoid"], "seed": self.seed,
+        acts = self._activation
+        if acts is None:  # loaded from a file: the activations of its hidden layers
+            acts = self._net.activations[:-1] or ["sigmoid"]
+        return {"sizes": None if self.layers else self.sizes, "layers": self.layers,
+                "input_shape": self.input_shape if self.layers else None,
+                "inverted_dropout": self._inverted_dropout, "cost": self._net.cost,
+                "init": self._net.init or "large", "activations": acts, "seed": self.seed,
                 "weights": [np.array(w) for w in self.weights],
                 "biases": [np.array(b) for b in self.biases]}
 
     def __setstate__(self, s):
-        self.__init__(s["sizes"], cost=s["cost"], activation=s["activations"], init=s["init"] or
-                      "large", seed=s["seed"])
+        self.__init__(s.get("sizes"), cost=s["cost"], activation=s["activations"],
+                      init=s["init"], seed=s["seed"], layers=s.get("layers") or None,
+                      input_shape=s.get("input_shape"),
+                      inverted_dropout=s.get("inverted_dropout", False))
         self.weights = s["weights"]
         self.biases = s["biases"]
 
     def __repr__(self):
+        if self.layers:
+            return f"nnet.Network(layers={self.layers!r}, cost={self._net.cost!r})"
         return f"nnet.Network({self.sizes}, cost={self._net.cost!r})"
 
 
@@ -256,23 +306,23 @@ def notebook_format(X, y, one_hot=True):
 
 
 class Picture:
-    """A PNG picture: shown inline by Jupyter (_repr_png_), .png bytes, .array (H, W, 3) uint8."""
+    """A picture: shown inline by Jupyter (_repr_png_), .png bytes, .array (H, W, channels) uint8
+    pixels for matplotlib's imshow, .save(path)."""
 
-    def __init__(self, png):
+    def __init__(self, png, array=None):
         self.png = png
+        self._array = array
 
     def _repr_png_(self):
         return self.png
 
     @property
     def array(self):
-        import io
-        try:
-            import matplotlib.image as mpimg
-            return (mpimg.imread(io.BytesIO(self.png), format="png")[..., :3] * 255).astype(
-                np.uint8)
-        except ImportError:  # pragma: no cover
-            raise ImportError("Picture.array needs matplotlib; use .png otherwise")
+        if self._array is None:
+            import io
+            import matplotlib.image as mpimg  # only for pictures made from PNG bytes
+            self._array = (mpimg.imread(io.BytesIO(self.png), format="png") * 255).astype(np.uint8)
+        return self._array
 
     def save(self, path):
         with open(path, "wb") as f:
@@ -297,8 +347,9 @@ def show(images, labels=None, predictions=None, columns=10, scale=3, title=""):
             c = f"{c}->{p}" if c else str(p)
         caps.append(c)
         hi.append(h)
-    return Picture(_nnet.digits_png(np.ascontiguousarray(X), caps, hi, side, X.shape[1] // side,
-                                    scale, min(columns, max(1, X.shape[0])), title))
+    return Picture(*_nnet.digits_png(np.ascontiguousarray(X), caps, hi, side,
+                                     X.shape[1] // side, scale, min(columns, max(1, X.shape[0])),
+                                     title))
 
 
 def mistakes(net, X, y, limit=30, **kw):

@@ -1,5 +1,6 @@
 """The Python module on the notebook's data format; skips without the shared MNIST data."""
 import os
+import pickle
 import subprocess
 import sys
 
@@ -71,14 +72,123 @@ def test_save_load_round_trip(tmp_path):
 def test_sigint_raises_keyboard_interrupt_mid_training():
     code = r"""
 import os, signal, sys, threading, numpy as np, nnet
-X = np.random.rand(200000, 784).astype(np.float32); y = np.random.randint(0, 10, 200000)
+X = np.random.rand(20000, 784).astype(np.float32); y = np.random.randint(0, 10, 20000)
 net = nnet.Network([784, 30, 10])
 threading.Timer(0.5, lambda: os.kill(os.getpid(), signal.SIGINT)).start()
 try:
-    net.fit(X, y, epochs=50)
+    net.fit(X, y, epochs=2000)
 except KeyboardInterrupt:
     print("interrupted", np.isfinite(net.weights[0]).all()); sys.exit(0)
 print("finished"); sys.exit(1)
 """
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0 and "interrupted True" in r.stdout, r.stdout + r.stderr
+
+
+def cli(*args):
+    return subprocess.run([os.environ.get("NNET_BINARY", os.path.join(ROOT, "build", "nnet")),
+                           "train", "--data", PKL, *args, "-q"],
+                          capture_output=True, text=True, check=True).stdout
+
+
+@need_data
+def test_reference_prints_the_cli_reference_lines(capsys):
+    (X, y), (Xt, yt), _ = nnet.load_data(PKL)  # evaluate on validation
+    net = nnet.Network([784, 30, 10], seed=3)
+    net.SGD(nnet.notebook_format(X[:1000], y[:1000]), 2, 10, 3.0,
+            test_data=nnet.notebook_format(Xt, yt, one_hot=False), reference=True)
+    out = capsys.readouterr().out
+    assert out == cli("--reference", "--seed", "3", "--epochs", "2", "--eta", "3.0",
+                      "--train-size", "1000", "--eval", "validation")
+    assert out.startswith("Epoch 0: ") and out.count("\n") == 2
+    # The float weights get the float64 result, rounded: the same accuracy within a few images.
+    assert abs(net.evaluate(nnet.notebook_format(Xt, yt, one_hot=False)) -
+               int(out.splitlines()[-1].split()[2])) <= 5
+
+
+@need_data
+def test_network2_monitors_return_the_cli_figures(capsys):
+    (X, y), (Xt, yt), _ = nnet.load_data(PKL)  # evaluate on validation
+    for reference in (False, True):
+        net = nnet.Network([784, 30, 10], cost="cross-entropy")
+        lists = net.SGD((X[:1000], y[:1000]), 2, 10, 0.5, lmbda=5.0,
+                        evaluation_data=(Xt, yt), monitor_evaluation_cost=True,
+                        monitor_evaluation_accuracy=True, monitor_training_cost=True,
+                        monitor_training_accuracy=True, reference=reference)
+        out = capsys.readouterr().out
+        flags = ["--reference"] if reference else []
+        text = cli(*flags, "--cost", "cross-entropy", "--lambda", "5", "--eta", "0.5", "--epochs",
+                   "2", "--monitor", "all", "--train-size", "1000",
+                   "--eval", "validation")
+        assert out == text
+
+        def figures(prefix, kind):
+            return [kind(l.split(": ")[1].split(" / ")[0]) for l in text.splitlines()
+                    if l.startswith(prefix)]
+        ec, ea, tc, ta = lists
+        assert ec == figures("Cost on evaluation", float) and len(ec) == 2
+        assert ea == figures("Accuracy on evaluation", int)
+        assert tc == figures("Cost on training", float)
+        assert ta == figures("Accuracy on training", int) and ta[1] > 500
+
+
+def test_callback_stops_training():
+    X = np.random.RandomState(0).rand(50, 4).astype(np.float32)
+    y = (X[:, 0] > 0.5).astype(int)
+    seen = []
+    net = nnet.Network([4, 3, 2])
+    net.fit(X, y, epochs=10, callback=lambda r: seen.append(r["epoch"]) or r["epoch"] == 2)
+    assert seen == [0, 1, 2] and len(net.history_) == 3
+    seen.clear()
+    net.SGD(list(zip(X.reshape(50, 4, 1), y)), 10, 5, 1.0, reference=True, verbose=False,
+            callback=lambda r: seen.append(r["epoch"]) or r["epoch"] == 1)
+    assert seen == [0, 1]
+
+
+def test_pictures_inline_and_as_arrays():
+    X = np.random.RandomState(1).rand(3, 784).astype(np.float32)
+    pic = nnet.show(X, [1, 2, 3], predictions=[1, 2, 4], columns=3)
+    png = pic._repr_png_()
+    assert png.startswith(b"\x89PNG\r\n\x1a\n")
+    w, h = int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
+    assert pic.array.dtype == np.uint8 and pic.array.shape[:2] == (h, w) and w >= 3 * 28
+
+
+@need_data
+def test_conv_stack_prints_the_cli_lines_and_predicts(capsys):
+    (X, y), (Xv, yv), _ = nnet.load_data(PKL)
+    spec = "conv:6:5,maxpool:2,fc:20,softmax:10"
+    net = nnet.Network(layers=spec, activation="relu", seed=2)
+    assert net.layers == spec and net.input_shape == (1, 28, 28)
+    assert [w.shape for w in net.weights] == [(6, 25), (20, 864), (10, 20)]
+    net.SGD((X[:1000], y[:1000]), 2, 10, 0.1, test_data=(Xv, yv))
+    out = capsys.readouterr().out
+    assert out == cli("--layers", spec, "--activation", "relu", "--seed", "2", "--epochs", "2",
+                      "--eta", "0.1", "--train-size", "1000", "--eval", "validation")
+    correct = int(out.splitlines()[-1].split()[2])
+    assert correct > 700 and (net.predict(Xv) == yv).sum() == correct
+    back = pickle.loads(pickle.dumps(net))
+    np.testing.assert_array_equal(back.predict_proba(Xv[:50]), net.predict_proba(Xv[:50]))
+    with pytest.raises(ValueError, match="layers"):
+        nnet.Network(layers="conv:6:50,softmax:10")
+
+
+def test_tuple_formats_and_non_finite_input():
+    rs = np.random.RandomState(2)
+    X = rs.rand(6, 4)
+    lab = [0, 1, 1, 0, 1, 0]
+    one_hot = [np.eye(2)[k].reshape(2, 1) for k in lab]
+    forms = [list(zip(X.reshape(6, 4, 1), lab)),                     # float64 columns, ints
+             list(zip(X.astype(np.float32), np.array(lab))),         # float32 rows, numpy ints
+             list(zip(X.tolist(), one_hot)),                         # lists, one-hot columns
+             [(X[i, ::-1][::-1], np.float32(one_hot[i])) for i in range(6)]]  # strided views
+    for f in forms:
+        d = nnet._to_data(f, "training_data")
+        np.testing.assert_array_equal(d.images(), X.astype(np.float32))
+        np.testing.assert_array_equal(d.labels(), lab)
+    bad = X.copy()
+    bad[3, 2] = np.nan
+    with pytest.raises(ValueError, match=r"X: expected finite values.*\[3, 2\]"):
+        nnet._arrays(bad, lab)
+    with pytest.raises(ValueError, match="item 3.*not finite"):
+        nnet._to_data(list(zip(bad, lab)), "training_data")
