@@ -55,14 +55,30 @@ int show_weights(const ShowFlags& f) {
   if (Status s = check_output_path("-o", f.output, {f.model}); !s.ok()) return fail(s);
   Model m;
   if (Status s = load_model(f.model, &m); !s.ok()) return fail(s);
+  const std::string file = std::filesystem::path(f.model).filename().string();
+  if (m.net.is_stack() && m.net.spec(m.net.stack_layer(0)).kind == LayerKind::kConv) {
+    // The first weight layer is a conv layer: its F kernels, K x K each (per input channel).
+    const int i = m.net.stack_layer(0);
+    const LayerSpec& spec = m.net.spec(i);
+    const int channels = m.net.input_shape(i).c;
+    Image img;
+    const std::string title = file + ": " + std::to_string(spec.units) + " " +
+                              std::to_string(spec.kernel) + "x" + std::to_string(spec.kernel) +
+                              " filters of " + layers_to_string({spec}) +
+                              " (red > 0 > blue, per-filter scale)";
+    if (Status s = render_filters(m.net.weight(0), channels, spec.kernel, title, &img); !s.ok())
+      return fail(s);
+    if (Status s = write_png(f.output, img); !s.ok()) return fail(s);
+    std::fprintf(stderr, "nnet: wrote %s (%dx%d)\n", f.output.c_str(), img.width, img.height);
+    return 0;
+  }
   const int n_in = m.net.inputs();
   const int side = static_cast<int>(std::lround(std::sqrt(static_cast<double>(n_in))));
   if (side * side != n_in)
     return fail(DataError(f.model + ": --weights needs a square input layer (784 = 28x28), found " +
                           std::to_string(n_in) + " inputs"));
   Image img;
-  const std::string title = std::filesystem::path(f.model).filename().string() + ": " +
-                            std::to_string(m.net.rows(0)) +
+  const std::string title = file + ": " + std::to_string(m.net.rows(0)) +
                             " hidden neurons' weights (red > 0 > blue, per-tile scale)";
   if (Status s = render_weights(m.net.weight(0), side, side, title, &img); !s.ok()) return fail(s);
   if (Status s = write_png(f.output, img); !s.ok()) return fail(s);
@@ -155,7 +171,8 @@ void add_show_command(CLI::App& app, int* exit_code) {
   cmd->add_option("-o,--output", f->output, "write a PNG here");
   cmd->add_option("--model", f->model, "model file: captions show true→predicted for mistakes");
   cmd->add_flag("--weights", f->weights,
-                "draw each first-layer neuron's weights (needs --model, -o)");
+                "draw each first-layer neuron's weights, or a conv net's first filters (needs "
+                "--model, -o)");
   cmd->add_option("--color", f->color, "terminal colours: auto, always, never (ASCII)")
       ->capture_default_str();
   cmd->add_flag("-q,--quiet", f->quiet, "do not draw in the terminal");

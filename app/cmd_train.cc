@@ -18,6 +18,7 @@
 #include "nnet/model_io.h"
 #include "nnet/network.h"
 #include "nnet/train.h"
+#include "parallel.h"
 #include "reference_mode.h"
 #include "report.h"
 
@@ -97,7 +98,8 @@ std::vector<RunField> run_fields(TrainFlags& f) {
           run_field("--layers", "layers", &f.layers),
           run_field("--no-shuffle", "no_shuffle", &f.no_shuffle),
           run_field("--l2-style", "l2_style", &f.l2_style),
-          run_field("--inverted-dropout", "inverted_dropout", &f.inverted_dropout)};
+          run_field("--inverted-dropout", "inverted_dropout", &f.inverted_dropout),
+          run_field("--grad-chunk", "grad_chunk", &o.grad_chunk)};
 }
 
 nlohmann::json run_options(TrainFlags& f) {
@@ -106,8 +108,9 @@ nlohmann::json run_options(TrainFlags& f) {
   return j;
 }
 
-const std::set<std::string> kChapter6Keys = {"expand", "layers", "no_shuffle", "l2_style",
-                                             "inverted_dropout"};
+// Keys added after the first checkpoints were written (absent means the default).
+const std::set<std::string> kChapter6Keys = {"expand",   "layers",           "no_shuffle",
+                                             "l2_style", "inverted_dropout", "grad_chunk"};
 
 // --resume: flags not given take the checkpoint's value; --epochs (to extend a run) and --data
 // (the contents are checked by CRC instead) may change, any other flag must match.
@@ -160,8 +163,9 @@ Status resolve_stack(TrainFlags& f, Architecture* arch) {
     acts.push_back(a);
   }
   NNET_RETURN_IF_ERROR(parse_layers(f.layers, acts, &arch->layers));
+  // --inverted-dropout makes every dropout layer inverted; "dropout:P:inverted" makes that one.
   for (LayerSpec& l : arch->layers)
-    if (l.kind == LayerKind::kDropout) l.inverted = f.inverted_dropout;
+    if (l.kind == LayerKind::kDropout && f.inverted_dropout) l.inverted = true;
   arch->input = Shape{1, 28, 28};
   return Status::Ok();
 }
@@ -272,6 +276,7 @@ nlohmann::json options_json(const TrainFlags& f, const Architecture& arch,
   j["shuffle"] = !f.no_shuffle;
   j["l2_style"] = f.l2_style;
   j["inverted_dropout"] = f.inverted_dropout;
+  if (f.opts.grad_chunk > 0) j["grad_chunk"] = f.opts.grad_chunk;
   return j;
 }
 
@@ -306,6 +311,10 @@ class Progress {
 };
 
 int run_train(TrainFlags& f, const CLI::App& cmd) {
+  // nnet-mpi: every process trains the same model on its share of each mini-batch; rank 0
+  // alone writes files (and is the only one whose output is shown).
+  const Parallel* par = parallel();
+  const bool writer = !par || par->rank == 0;
   Checkpoint resumed;
   if (!f.resume.empty()) {
     if (Status s = load_checkpoint(checkpoint_file(f.resume), &resumed); !s.ok()) return fail(s);
@@ -315,32 +324,43 @@ int run_train(TrainFlags& f, const CLI::App& cmd) {
   Model init_model;
   if (!f.init_from.empty()) {
     if (!f.resume.empty()) return fail(UsageError("--init-from: cannot be combined with --resume"));
-    if (Status s = prepare_init_from(f.init_from, cmd.count("--sizes") > 0,
-                                     cmd.count("--activation") > 0, cmd.count("--cost") > 0,
-                                     &f.sizes, &f.activations, &f.cost, &init_model);
+    if (Status s =
+            prepare_init_from(f.init_from, cmd.count("--sizes") > 0, cmd.count("--activation") > 0,
+                              cmd.count("--cost") > 0, cmd.count("--layers") > 0, &f.sizes,
+                              &f.activations, &f.cost, &f.layers, &init_model);
         !s.ok())
       return fail(s);
   }
   if (!f.layers.empty()) {
     if (cmd.count("--sizes") > 0)
       return fail(UsageError("--layers: cannot be combined with --sizes (one describes the net)"));
-    if (!f.init_from.empty() || f.reference)
-      return fail(UsageError("--layers: cannot be combined with --init-from or --reference yet"));
-    // network3's defaults for a stack: its initialisation and the softmax's log-likelihood.
+    if (f.reference) return fail(UsageError("--layers: cannot be combined with --reference yet"));
+    // network3's defaults for a stack: its initialisation and the softmax's log-likelihood
+    // (--init-from has set the file's cost).
     if (cmd.count("--init") == 0 && f.resume.empty()) f.init = "network3";
-    if (cmd.count("--cost") == 0 && f.resume.empty()) f.cost = "log-likelihood";
+    if (cmd.count("--cost") == 0 && f.resume.empty() && f.init_from.empty())
+      f.cost = "log-likelihood";
+  }
+  if (par && par->size > 1 && f.opts.grad_chunk == 0 && cmd.count("--grad-chunk") == 0 &&
+      f.resume.empty()) {
+    f.opts.grad_chunk = (f.opts.batch + par->size - 1) / par->size;
+    if (!f.quiet)
+      std::fprintf(stderr,
+                   "nnet-mpi: --grad-chunk %d (batch / processes); give --grad-chunk C for "
+                   "results that do not depend on the process count\n",
+                   f.opts.grad_chunk);
   }
   Architecture arch;
   if (Status s = resolve(f, &arch); !s.ok()) return fail(s);
-  if (!f.history.empty())
+  if (!f.history.empty() && writer)
     if (Status s = check_output_path("--history", f.history, {f.data.data}); !s.ok())
       return fail(s);
-  if (!f.save.empty())
+  if (!f.save.empty() && writer)
     if (Status s = check_output_path("--save", f.save, {f.data.data, f.init_from}); !s.ok())
       return fail(s);
   if (f.checkpoint_every > 0 && f.checkpoint.empty())
     return fail(UsageError("--checkpoint-every: expected --checkpoint DIR as well"));
-  if (!f.checkpoint.empty())
+  if (!f.checkpoint.empty() && writer)
     if (Status s = prepare_checkpoint_dir("--checkpoint", f.checkpoint, {f.data.data, f.history});
         !s.ok())
       return fail(s);
@@ -361,6 +381,8 @@ int run_train(TrainFlags& f, const CLI::App& cmd) {
   if (Status s = validate(arch, data.training.pixels(), 10); !s.ok()) return fail(s);
 
   if (f.reference) {
+    if (par && par->size > 1)
+      return fail(UsageError("--reference: runs in one process (mpirun -np 1, or nnet)"));
     if (!f.resume.empty() || !f.checkpoint.empty() || !f.init_from.empty())
       return fail(
           UsageError("--reference: cannot be combined with --checkpoint, --resume or --init-from"));
@@ -383,7 +405,18 @@ int run_train(TrainFlags& f, const CLI::App& cmd) {
   Init init;
   parse_init(f.init, &init);
   init_params(net, init, f.opts.seed);
-  if (!f.init_from.empty()) net.params() = init_model.net.params();  // same sizes: same layout
+  if (!f.init_from.empty()) {
+    // Same sizes (or layers and input): same layout.
+    const Architecture& from = init_model.net.arch();
+    if (from.sizes != net.arch().sizes || from.input != net.arch().input ||
+        init_model.net.params().size() != net.params().size())
+      return fail(UsageError("--init-from " + f.init_from + ": the model's input " +
+                             std::to_string(from.input.c) + "x" + std::to_string(from.input.h) +
+                             "x" + std::to_string(from.input.w) + " and sizes do not fit the " +
+                             "data's " + std::to_string(data.training.rows) + "x" +
+                             std::to_string(data.training.cols) + " images"));
+    net.params() = init_model.net.params();
+  }
   if (!f.quiet)
     std::fprintf(stderr, "nnet: %s: %zu training images, %zu evaluation images (%s); pixels %s\n",
                  data_path.c_str(), data.training.size(), evaluation ? evaluation->size() : 0,
@@ -391,6 +424,7 @@ int run_train(TrainFlags& f, const CLI::App& cmd) {
 
   Progress progress(!f.quiet && stderr_is_tty(), f.opts.batch);
   TrainCallbacks cb;
+  if (par) cb.collective = par->collective;
   cb.on_batch = [&](size_t done, size_t total) { progress.update(done, total); };
   cb.on_epoch = [&](const EpochReport& r) {
     std::fputs(format_epoch(r, f.opts, evaluation != nullptr).c_str(), stdout);
@@ -431,7 +465,7 @@ int run_train(TrainFlags& f, const CLI::App& cmd) {
   if (!f.checkpoint.empty()) {
     const std::string file = checkpoint_file(f.checkpoint);
     cb.checkpoint_every = f.checkpoint_every;
-    cb.on_checkpoint = [&ckpt, &net, file](const TrainState& s) {
+    auto save = [&ckpt, &net, file](const TrainState& s) {
       // Never save a diverged network over the last good checkpoint.
       for (const float v : net.params())
         if (!std::isfinite(v))
@@ -443,9 +477,21 @@ int run_train(TrainFlags& f, const CLI::App& cmd) {
       ckpt.state = s;
       return save_checkpoint(file, ckpt);
     };
+    cb.on_checkpoint = save;
+    if (par)  // rank 0 saves; all processes learn whether it could
+      cb.on_checkpoint = [save, par, writer](const TrainState& s) {
+        Status st = writer ? save(s) : Status::Ok();
+        if (par->any(!st.ok()) && st.ok())
+          st = IoError("checkpoint: rank 0 could not save it (see its message)");
+        return st;
+      };
   }
+  // Processes that failed to set up (rank 0 alone checks the output paths) stop all of them here.
+  if (par)
+    if (const int code = par->agree(0); code != 0) return code;
   install_interrupt_handlers();
   cb.should_stop = [] { return interrupt_requested(); };
+  if (par) cb.should_stop = [par] { return par->any(interrupt_requested()); };
   progress.start();
   const auto t0 = std::chrono::steady_clock::now();
   Status st = train(net, data.training, evaluation, f.opts, cb, &state);
@@ -455,7 +501,7 @@ int run_train(TrainFlags& f, const CLI::App& cmd) {
                  total / std::max(state.epoch, 1),
                  state.stop_reason.empty() ? "" : "; stopped: ", state.stop_reason.c_str());
   }
-  if (!f.history.empty()) {
+  if (!f.history.empty() && writer) {
     History h{options_json(f, arch, data_path), state.history};
     if (Status s = save_history(f.history, h); !s.ok()) return fail(s);
   }
@@ -470,7 +516,7 @@ int run_train(TrainFlags& f, const CLI::App& cmd) {
     return st.exit_code();
   }
   if (!st.ok()) return fail(st);
-  if (!f.save.empty()) {
+  if (!f.save.empty() && writer) {
     Model m{net, f.init_from.empty() ? f.init : init_model.init, options_json(f, arch, data_path)};
     if (!f.init_from.empty()) m.training["init_from"] = f.init_from;
     if (Status s = save_model(f.save, m); !s.ok()) return fail(s);
@@ -556,6 +602,10 @@ void add_train_command(CLI::App& app, int* exit_code) {
                 "keep the training order every epoch (network3 never reshuffles)");
   cmd->add_option("--l2-style", f->l2_style,
                   "--lambda as network2 (1 - eta*lambda/n) or network3 (1 - eta*lambda/batches)")
+      ->capture_default_str();
+  cmd->add_option("--grad-chunk", f->opts.grad_chunk,
+                  "sum each mini-batch's gradient over fixed chunks of C samples, in chunk order "
+                  "(nnet-mpi: identical results for any process count); 0 = whole batch")
       ->capture_default_str();
   cmd->add_flag("--inverted-dropout", f->inverted_dropout,
                 "--layers dropout:P as inverted dropout (1/(1-p) while training) instead of "

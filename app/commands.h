@@ -13,4 +13,7 @@ void add_plot_command(CLI::App& app, int* exit_code);
 void add_predict_command(CLI::App& app, int* exit_code);
 void add_serve_command(CLI::App& app, int* exit_code);
 
+// Parses argv and runs the chosen subcommand; returns the exit code.
+int run_cli(int argc, char** argv);
+
 }  // namespace nnet::app

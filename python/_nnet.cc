@@ -16,6 +16,7 @@
 #include "nnet/image.h"
 #include "nnet/model_io.h"
 #include "nnet/network.h"
+#include "nnet/plot.h"
 #include "nnet/reference.h"
 #include "nnet/render.h"
 #include "nnet/train.h"
@@ -670,6 +671,41 @@ py::tuple digits_png(py::array_t<float, py::array::c_style | py::array::forcecas
   return py::make_tuple(py::bytes(png), rgb);
 }
 
+// network2's four monitor curves (nnet plot's 2x2 figure) for runs given as (label, [report
+// dicts]); drawn to `path` (a scratch PNG file, left for the caller), returned as RGBA pixels.
+py::array_t<uint8_t> curves_png(py::list runs, const std::string& path) {
+  std::vector<PlotRun> pr;
+  for (py::handle run : runs) {
+    py::tuple t = run.cast<py::tuple>();
+    PlotRun r;
+    r.label = t[0].cast<std::string>();
+    for (py::handle h : t[1].cast<py::list>()) {
+      py::dict d = h.cast<py::dict>();
+      EpochReport e;
+      e.epoch = d["epoch"].cast<int>();
+      e.training_cost = d["training_cost"].cast<double>();
+      e.training_correct = d["training_correct"].cast<long>();
+      e.training_total = d["training_total"].cast<long>();
+      e.evaluation_cost = d["evaluation_cost"].cast<double>();
+      e.evaluation_correct = d["evaluation_correct"].cast<long>();
+      e.evaluation_total = d["evaluation_total"].cast<long>();
+      r.history.epochs.push_back(e);
+    }
+    pr.push_back(std::move(r));
+  }
+  Status s;
+  Image img;
+  {
+    py::gil_scoped_release nogil;
+    s = plot_curves(pr, path);
+    if (s.ok()) s = read_image(path, ImageLimits(), &img);
+  }
+  check(s);
+  py::array_t<uint8_t> px({img.height, img.width, img.channels});
+  std::copy(img.pixels.begin(), img.pixels.end(), px.mutable_data());
+  return px;
+}
+
 }  // namespace
 
 PYBIND11_MODULE(_nnet, m) {
@@ -772,4 +808,5 @@ PYBIND11_MODULE(_nnet, m) {
         return p;
       });
   m.def("digits_png", &digits_png);
+  m.def("curves_png", &curves_png);
 }

@@ -93,6 +93,120 @@ Status check_arch(const Architecture& arch, const std::string& name) {
   return Status::Ok();
 }
 
+// Drops a "--layers: " (or other CLI flag) prefix from a layers.h / validate() message.
+std::string without_flag(const std::string& m) {
+  if (m.rfind("--", 0) == 0) {
+    const size_t p = m.find(": ");
+    if (p != std::string::npos) return m.substr(p + 2);
+  }
+  return m;
+}
+
+// A layer stack from its spelling (layers_to_string) and input shape (c, h, w), checked as
+// --layers is (layer_shapes) and against the model caps before anything is allocated; conv/fc
+// activations stay sigmoid until the caller sets them. The wheres name the two entries.
+Status stack_from_spec(const std::string& spec, const std::vector<long long>& input,
+                       const std::string& where_layers, const std::string& where_input,
+                       Architecture* arch, size_t* params) {
+  if (input.size() != 3)
+    return DataError(where_input + ": expected 3 numbers (channels, height, width), found " +
+                     std::to_string(input.size()));
+  for (size_t i = 0; i < 3; ++i)
+    if (input[i] < 1 || input[i] > 1000000)
+      return DataError(index_path(where_input, i) + ": expected 1..1000000, found " +
+                       std::to_string(input[i]));
+  Architecture a;
+  a.input =
+      Shape{static_cast<int>(input[0]), static_cast<int>(input[1]), static_cast<int>(input[2])};
+  if (static_cast<long long>(a.input.c) * a.input.h * a.input.w > (1LL << 26))
+    return DataError(where_input + ": expected at most 2^26 values per sample");
+  Status s = parse_layers(spec, {}, &a.layers);
+  if (!s.ok()) return DataError(where_layers + ": " + without_flag(s.message()));
+  std::vector<Shape> shapes;
+  s = layer_shapes(a.input, a.layers, 1, &shapes);
+  if (!s.ok()) return DataError(where_layers + ": " + without_flag(s.message()));
+  size_t weight_layers = 0;
+  for (const LayerSpec& l : a.layers)
+    weight_layers += l.kind == LayerKind::kConv || l.kind == LayerKind::kFullyConnected ||
+                     l.kind == LayerKind::kSoftmax;
+  if (weight_layers > kMaxModelLayers)
+    return DataError(where_layers + ": expected at most " + std::to_string(kMaxModelLayers) +
+                     " conv/fc/softmax layers, found " + std::to_string(weight_layers));
+  const LayerTable t = make_layer_table(&a);  // shapes only: allocates no parameters
+  size_t total = 0;
+  for (size_t l = 0; l < t.rows.size(); ++l) {
+    // layer_shapes caps each W at 2^26 values, so with <= 64 layers nothing overflows.
+    total += static_cast<size_t>(t.rows[l]) * (static_cast<size_t>(t.cols[l]) + 1);
+    if (total > kMaxModelParams)
+      return DataError(where_layers + ": the network would have more than " +
+                       std::to_string(kMaxModelParams) + " parameters (cap)");
+  }
+  if (params != nullptr) *params = total;
+  *arch = std::move(a);
+  return Status::Ok();
+}
+
+// Copies arch->activations (one per weight layer, as read from a file) into the conv/fc layer
+// specs; a softmax layer must say softmax and a conv/fc layer must not. `where(l)` names entry l.
+template <class Where>
+Status apply_stack_activations(Architecture* arch, Where where) {
+  size_t l = 0;
+  for (LayerSpec& spec : arch->layers) {
+    if (spec.kind != LayerKind::kConv && spec.kind != LayerKind::kFullyConnected &&
+        spec.kind != LayerKind::kSoftmax)
+      continue;
+    const Activation a = arch->activations[l];
+    const std::string layer = layers_to_string({spec});
+    if (spec.kind == LayerKind::kSoftmax && a != Activation::kSoftmax)
+      return DataError(where(l) + ": expected softmax for layer " + layer + ", found " + name(a));
+    if (spec.kind != LayerKind::kSoftmax && a == Activation::kSoftmax)
+      return DataError(where(l) + ": expected sigmoid, tanh, relu or linear for layer " + layer +
+                       ", found softmax");
+    if (spec.kind != LayerKind::kSoftmax) spec.activation = a;
+    ++l;
+  }
+  return Status::Ok();
+}
+
+// How a file stores weight layer l's W: conv (F, C, K, K), with W[f][c][ky][kx] the weight
+// nnet's cross-correlation puts on input (c, y*S + ky - P, x*S + kx - P); fc, softmax and dense
+// layers (rows, cols). The row-major flattening of dims holds W(r, c) at r * cols + c.
+struct WeightLayout {
+  std::vector<size_t> dims;
+  std::vector<std::string> names;  // what each level of dims counts, for "expected 20 filters"
+  std::string layer;               // "conv:20:5" (stacks) or "" (dense)
+  std::string kind;                // "conv", "fc", "softmax" or "dense"
+};
+
+// The layouts of `arch`'s weight layers (arch valid; allocates no parameters).
+std::vector<WeightLayout> weight_layouts(const Architecture& arch) {
+  Architecture a = arch;
+  const LayerTable t = make_layer_table(&a);
+  std::vector<WeightLayout> out;
+  for (size_t l = 0; l < t.rows.size(); ++l) {
+    WeightLayout w;
+    const size_t rows = t.rows[l], cols = t.cols[l];
+    w.dims = {rows, cols};
+    w.names = {"rows (neurons)", "numbers (inputs)"};
+    w.kind = "dense";
+    if (!a.layers.empty()) {
+      const int i = t.stack_index[l];
+      const LayerSpec& s = a.layers[i];
+      w.layer = layers_to_string({s});
+      w.kind = s.kind == LayerKind::kConv      ? "conv"
+               : s.kind == LayerKind::kSoftmax ? "softmax"
+                                               : "fc";
+      if (s.kind == LayerKind::kConv) {
+        const size_t k = s.kernel;
+        w.dims = {rows, cols / (k * k), k, k};
+        w.names = {"filters", "input channels", "kernel rows", "kernel columns"};
+      }
+    }
+    out.push_back(std::move(w));
+  }
+  return out;
+}
+
 // ---------------------------------------------------------------------------------------------
 // JSON
 
@@ -219,11 +333,60 @@ Status check_shapes(const json& j, const std::vector<int>& sizes, const std::str
   return Status::Ok();
 }
 
+// Appends W (rows, cols) as the nested lists of `dims` (row-major flattening r * cols + c).
+void append_nested(std::string& out, const ConstMatrixMap& w, const std::vector<size_t>& dims,
+                   size_t level, size_t start, size_t stride) {
+  const size_t cols = static_cast<size_t>(w.cols());
+  stride /= dims[level];
+  out += "[";
+  for (size_t k = 0; k < dims[level]; ++k) {
+    if (k) out += ", ";
+    const size_t idx = start + k * stride;
+    if (level + 1 == dims.size())
+      append_float(out,
+                   w(static_cast<Eigen::Index>(idx / cols), static_cast<Eigen::Index>(idx % cols)));
+    else
+      append_nested(out, w, dims, level + 1, idx, stride);
+  }
+  out += "]";
+}
+
+// Checks that `j` is nested lists of exactly layout.dims from `level` on, allocating nothing.
+Status check_nested(const json& j, const std::string& path, const WeightLayout& w, size_t level) {
+  std::string what = w.names[level];
+  if (level == 0 && !w.layer.empty()) what += " (" + w.layer + ")";
+  NNET_RETURN_IF_ERROR(require_array(j, path, w.dims[level], what));
+  if (level + 1 < w.dims.size())
+    for (size_t k = 0; k < j.size(); ++k)
+      NNET_RETURN_IF_ERROR(check_nested(j[k], index_path(path, k), w, level + 1));
+  return Status::Ok();
+}
+
+// Reads the numbers of nested lists checked by check_nested into out (row-major).
+Status read_nested(const json& j, const std::string& path, const std::vector<size_t>& dims,
+                   size_t level, size_t start, size_t stride, float* out) {
+  stride /= dims[level];
+  for (size_t k = 0; k < dims[level]; ++k) {
+    const std::string at = index_path(path, k);
+    if (level + 1 == dims.size())
+      NNET_RETURN_IF_ERROR(get_float(j[k], at, &out[start + k]));
+    else
+      NNET_RETURN_IF_ERROR(read_nested(j[k], at, dims, level + 1, start + k * stride, stride, out));
+  }
+  return Status::Ok();
+}
+
+size_t product(const std::vector<size_t>& dims) {
+  size_t n = 1;
+  for (size_t d : dims) n *= d;
+  return n;
+}
+
 // The "nnet" block: what network2's format cannot hold.
 nlohmann::ordered_json nnet_block(const Model& m) {
   const Architecture& arch = m.net.arch();
   nlohmann::ordered_json blk;
-  blk["format_version"] = kModelFormatVersion;
+  blk["format_version"] = m.net.is_stack() ? kModelFormatVersion : kDenseModelFormatVersion;
   blk["written_by"] = "nnet";
   blk["cost"] = name(arch.cost);
   std::vector<std::string> acts;
@@ -274,7 +437,8 @@ Status read_nnet_block(const json& blk, const std::string& name, size_t layers, 
     Init init;
     if (!i.is_string() ||
         (!i.get<std::string>().empty() && !parse_init(i.get<std::string>(), &init)))
-      return DataError(p + ".init: expected large, default, xavier or he, found " + describe(i));
+      return DataError(p + ".init: expected large, default, xavier, he or network3, found " +
+                       describe(i));
     out->init = i.get<std::string>();
   }
   if (blk.contains("training")) out->training = blk["training"];
@@ -358,25 +522,35 @@ Status hdf5_image(const Model& m, const std::string& path, std::string* bytes) {
   if (!file.ok()) return fail("create the in-memory file");
   const hid_t root = file.get();
   json training = m.training;
+  const int version = net.is_stack() ? kModelFormatVersion : kDenseModelFormatVersion;
   bool ok = write_string_attr(root, "format", "nnet-model") &&
-            write_int_attr(root, "format_version", {kModelFormatVersion}, true) &&
+            write_int_attr(root, "format_version", {version}, true) &&
             write_int_attr(root, "sizes", arch.sizes, false) &&
             write_string_attr(root, "cost", name(arch.cost)) &&
             write_string_attr(root, "book_cost", book_cost_name(arch.cost)) &&
             write_string_attr(root, "init", m.init) &&
             write_string_attr(root, "training", training.dump());
+  if (ok && net.is_stack())
+    ok = write_string_attr(root, "layers", layers_to_string(arch.layers)) &&
+         write_int_attr(root, "input", {arch.input.c, arch.input.h, arch.input.w}, false);
   if (!ok) return fail("write the root attributes");
   Hid layers(H5Gcreate2(root, "layers", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), H5Gclose);
   if (!layers.ok()) return fail("create /layers");
+  const std::vector<WeightLayout> layouts = weight_layouts(arch);
   for (int l = 0; l < net.layers(); ++l) {
     const std::string gname = std::to_string(l);
     Hid g(H5Gcreate2(layers.get(), gname.c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), H5Gclose);
     if (!g.ok() || !write_string_attr(g.get(), "activation", name(arch.activations[l])))
       return fail("create /layers/" + gname);
-    // numpy's (y, x) is row-major; our weights are column-major, so write the transpose's data.
+    if (net.is_stack() && (!write_string_attr(g.get(), "kind", layouts[l].kind) ||
+                           !write_string_attr(g.get(), "layer", layouts[l].layer)))
+      return fail("create /layers/" + gname);
+    // numpy's (y, x) is row-major; our weights are column-major, so write the transpose's data
+    // (for conv, row-major (F, C*K*K) is row-major (F, C, K, K)).
     Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> w =
-        net.weight(l);  // (sizes[l+1], sizes[l]) row-major
-    if (!write_dataset(g.get(), "weight", {hsize_t(net.rows(l)), hsize_t(net.cols(l))}, w.data()) ||
+        net.weight(l);  // (rows, cols) row-major
+    const std::vector<hsize_t> dims(layouts[l].dims.begin(), layouts[l].dims.end());
+    if (!write_dataset(g.get(), "weight", dims, w.data()) ||
         !write_dataset(g.get(), "bias", {hsize_t(net.rows(l))}, net.bias(l).data()))
       return fail("write /layers/" + gname);
   }
@@ -457,6 +631,26 @@ Status read_sizes_attr(hid_t root, const std::string& where, std::vector<long lo
     return DataError(p + ": expected 2.." + std::to_string(kMaxModelLayers + 1) +
                      " layer sizes, found " + std::to_string(n));
   out->resize(static_cast<size_t>(n));
+  if (H5Aread(a.get(), H5T_NATIVE_LLONG, out->data()) < 0) return DataError(p + ": unreadable");
+  return Status::Ok();
+}
+
+// Reads an integer attribute holding exactly `n` values (a 1-D list).
+Status read_int_list_attr(hid_t obj, const char* attr, const std::string& where, size_t n,
+                          std::vector<long long>* out) {
+  const std::string p = where + " attribute " + attr;
+  if (H5Aexists(obj, attr) <= 0) return DataError(p + ": missing");
+  Hid a(H5Aopen(obj, attr, H5P_DEFAULT), H5Aclose);
+  Hid type(H5Aget_type(a.get()), H5Tclose);
+  Hid space(H5Aget_space(a.get()), H5Sclose);
+  if (!a.ok() || !type.ok() || !space.ok()) return DataError(p + ": unreadable");
+  if (H5Tget_class(type.get()) != H5T_INTEGER)
+    return DataError(p + ": expected integers, found another type");
+  if (H5Sget_simple_extent_ndims(space.get()) != 1 ||
+      H5Sget_simple_extent_npoints(space.get()) != static_cast<hssize_t>(n))
+    return DataError(p + ": expected a list of " + std::to_string(n) + " integers, found " +
+                     std::to_string(H5Sget_simple_extent_npoints(space.get())) + " values");
+  out->resize(n);
   if (H5Aread(a.get(), H5T_NATIVE_LLONG, out->data()) < 0) return DataError(p + ": unreadable");
   return Status::Ok();
 }
@@ -543,8 +737,21 @@ Status read_hdf5_in_process(const std::string& path, const std::string* image, M
   std::vector<long long> sizes;
   NNET_RETURN_IF_ERROR(read_sizes_attr(root, path + ": /", &sizes));
   Architecture arch;
-  NNET_RETURN_IF_ERROR(arch_from_sizes(sizes, path + ": / attribute sizes", &arch, nullptr));
-  const size_t L = sizes.size() - 1;
+  if (H5Aexists(root, "layers") > 0) {
+    std::string spec;
+    NNET_RETURN_IF_ERROR(read_string_attr(root, "layers", path + ": /", true, &spec));
+    std::vector<long long> input;
+    NNET_RETURN_IF_ERROR(read_int_list_attr(root, "input", path + ": /", 3, &input));
+    NNET_RETURN_IF_ERROR(stack_from_spec(spec, input, path + ": / attribute layers",
+                                         path + ": / attribute input", &arch, nullptr));
+    if (std::vector<long long>(arch.sizes.begin(), arch.sizes.end()) != sizes)
+      return DataError(path + ": / attribute sizes: expected " + json(arch.sizes).dump() +
+                       " (what layers and input give), found " + json(sizes).dump());
+  } else {
+    NNET_RETURN_IF_ERROR(arch_from_sizes(sizes, path + ": / attribute sizes", &arch, nullptr));
+  }
+  const std::vector<WeightLayout> layouts = weight_layouts(arch);
+  const size_t L = layouts.size();
   std::string cost;
   NNET_RETURN_IF_ERROR(read_string_attr(root, "cost", path + ": /", true, &cost));
   if (!parse_cost(cost, &arch.cost))
@@ -554,8 +761,8 @@ Status read_hdf5_in_process(const std::string& path, const std::string* image, M
   NNET_RETURN_IF_ERROR(read_string_attr(root, "init", path + ": /", false, &init));
   Init init_value;
   if (!init.empty() && !parse_init(init, &init_value))
-    return DataError(path + ": / attribute init: expected large, default, xavier or he, found \"" +
-                     init + "\"");
+    return DataError(path + ": / attribute init: expected large, default, xavier, he or " +
+                     "network3, found \"" + init + "\"");
   NNET_RETURN_IF_ERROR(read_string_attr(root, "training", path + ": /", false, &training));
   json training_json;
   if (!training.empty()) {
@@ -578,23 +785,34 @@ Status read_hdf5_in_process(const std::string& path, const std::string* image, M
     if (!act.empty() && !parse_activation(act, &arch.activations[l]))
       return DataError(gp + " attribute activation: expected sigmoid, tanh, relu, softmax or " +
                        "linear, found \"" + act + "\"");
-    const hsize_t y = sizes[l + 1], x = sizes[l];
-    NNET_RETURN_IF_ERROR(
-        read_float_dataset(g.get(), "weight", gp + "/weight", {y, x}, &weights[l]));
-    NNET_RETURN_IF_ERROR(read_float_dataset(g.get(), "bias", gp + "/bias", {y}, &biases[l]));
+    const std::vector<hsize_t> dims(layouts[l].dims.begin(), layouts[l].dims.end());
+    NNET_RETURN_IF_ERROR(read_float_dataset(g.get(), "weight", gp + "/weight", dims, &weights[l]));
+    NNET_RETURN_IF_ERROR(read_float_dataset(g.get(), "bias", gp + "/bias", {dims[0]}, &biases[l]));
   }
+  if (!arch.layers.empty())
+    NNET_RETURN_IF_ERROR(apply_stack_activations(&arch, [&](size_t l) {
+      return path + ": /layers/" + std::to_string(l) + " attribute activation";
+    }));
   NNET_RETURN_IF_ERROR(check_arch(arch, path));
   Network net(arch);
   for (size_t l = 0; l < L; ++l) {
     const int y = net.rows(l), x = net.cols(l);
     auto w = net.weight(l);  // (y, x)
+    const std::vector<size_t>& dims = layouts[l].dims;
     for (int r = 0; r < y; ++r)
       for (int c = 0; c < x; ++c) {
         const float v = weights[l][static_cast<size_t>(r) * x + c];
-        if (!std::isfinite(v))
-          return DataError(path + ": /layers/" + std::to_string(l) + "/weight[" +
-                           std::to_string(r) + ", " + std::to_string(c) +
+        if (!std::isfinite(v)) {
+          // The index as the dataset's shape has it: [r, c] or, for conv, [f, c, ky, kx].
+          std::string at;
+          size_t rest = static_cast<size_t>(r) * x + c;
+          for (size_t d = dims.size(); d-- > 0;) {
+            at = std::to_string(rest % dims[d]) + (at.empty() ? "" : ", ") + at;
+            rest /= dims[d];
+          }
+          return DataError(path + ": /layers/" + std::to_string(l) + "/weight[" + at +
                            "]: expected a finite number, found " + std::to_string(v));
+        }
         w(r, c) = v;
       }
     for (int r = 0; r < y; ++r) {
@@ -617,12 +835,52 @@ bool has_hdf5_signature(const std::string& path) {
   return f.gcount() == 8 && std::memcmp(sig, "\x89HDF\r\n\x1a\n", 8) == 0;
 }
 
+// read_header for a layer stack: "layers" (layers_to_string's spelling), "input" (c, h, w),
+// "sizes" (the summary make_layer_table derives, checked), cost and the "nnet" block.
+Status read_stack_header(const json& j, const std::string& name, Architecture* out_arch, Model* m,
+                         size_t* params) {
+  const json& jl = j["layers"];
+  if (!jl.is_string())
+    return DataError(name + ": layers: expected a layer list like \"conv:20:5,maxpool:2,fc:100," +
+                     "softmax:10\", found " + describe(jl));
+  if (!j.contains("input"))
+    return DataError(name + ": input: missing (a layer stack's model has layers and input)");
+  const json& ji = j["input"];
+  if (!ji.is_array() || ji.size() != 3)
+    return DataError(name + ": input: expected [channels, height, width], found " + describe(ji));
+  std::vector<long long> input;
+  for (size_t i = 0; i < 3; ++i) {
+    if (!ji[i].is_number_integer())
+      return DataError(index_path(name + ": input", i) + ": expected an integer, found " +
+                       describe(ji[i]));
+    input.push_back(ji[i].get<long long>());
+  }
+  Architecture arch;
+  NNET_RETURN_IF_ERROR(stack_from_spec(jl.get<std::string>(), input, name + ": layers",
+                                       name + ": input", &arch, params));
+  if (j["sizes"] != json(arch.sizes))
+    return DataError(name + ": sizes: expected " + json(arch.sizes).dump() +
+                     " (what layers and input give), found " + describe(j["sizes"]));
+  const json& jc = j["cost"];
+  if (!jc.is_string() || !book_cost_from_name(jc.get<std::string>(), &arch.cost).ok())
+    return DataError(name + ": cost: expected \"QuadraticCost\" or \"CrossEntropyCost\", found " +
+                     describe(jc));
+  if (j.contains("nnet"))
+    NNET_RETURN_IF_ERROR(read_nnet_block(j["nnet"], name, arch.activations.size(), &arch, m));
+  NNET_RETURN_IF_ERROR(apply_stack_activations(
+      &arch, [&](size_t l) { return index_path(name + ": nnet.activations", l); }));
+  NNET_RETURN_IF_ERROR(check_arch(arch, name));
+  *out_arch = std::move(arch);
+  return Status::Ok();
+}
+
 // Reads sizes, cost and the "nnet" block (everything but the parameters) into `arch` and `m`.
 // `params` (optional) receives the parameter count.
 Status read_header(const json& j, const std::string& name, Architecture* out_arch, Model* m,
                    size_t* params = nullptr) {
   for (const char* key : {"sizes", "cost"})
     if (!j.contains(key)) return DataError(name + ": " + key + ": missing");
+  if (j.contains("layers")) return read_stack_header(j, name, out_arch, m, params);
   const json& js = j["sizes"];
   if (!js.is_array())
     return DataError(name + ": sizes: expected a list of layer sizes, found " + describe(js));
@@ -657,6 +915,11 @@ namespace internal {
 std::string encode_model(const Model& m) {
   nlohmann::ordered_json header;
   header["sizes"] = m.net.arch().sizes;
+  if (m.net.is_stack()) {
+    const Shape& in = m.net.arch().input;
+    header["layers"] = layers_to_string(m.net.arch().layers);
+    header["input"] = {in.c, in.h, in.w};
+  }
   header["cost"] = book_cost_name(m.net.arch().cost);
   header["nnet"] = nnet_block(m);
   const std::string text = header.dump();
@@ -755,6 +1018,33 @@ std::string model_to_json(const Model& m) {
   const Network& net = m.net;
   const Architecture& arch = net.arch();
   std::string out;
+  if (net.is_stack()) {
+    // docs/models.md: sizes (summary), layers, input, then weights and biases per weight layer.
+    const Shape& in = arch.input;
+    out.reserve(net.params().size() * 24 + 4096);
+    out += "{\"sizes\": " + json(arch.sizes).dump() +
+           ", \"layers\": " + json(layers_to_string(arch.layers)).dump() + ", \"input\": [" +
+           std::to_string(in.c) + ", " + std::to_string(in.h) + ", " + std::to_string(in.w) +
+           "], \"weights\": [";
+    const std::vector<WeightLayout> layouts = weight_layouts(arch);
+    for (int l = 0; l < net.layers(); ++l) {
+      if (l) out += ", ";
+      append_nested(out, net.weight(l), layouts[l].dims, 0, 0, product(layouts[l].dims));
+    }
+    out += "], \"biases\": [";
+    for (int l = 0; l < net.layers(); ++l) {
+      auto b = net.bias(l);
+      out += l ? ", [" : "[";
+      for (Eigen::Index r = 0; r < b.size(); ++r) {
+        if (r) out += ", ";
+        append_float(out, b[r]);
+      }
+      out += "]";
+    }
+    out += "], \"cost\": \"" + std::string(book_cost_name(arch.cost)) + "\"";
+    out += ", \"nnet\": " + nnet_block(m).dump() + "}\n";
+    return out;
+  }
   out.reserve(net.params().size() * 24 + 4096);
   // network2.save's keys, in its order.
   out += "{\"sizes\": " + json(arch.sizes).dump() + ", \"weights\": [";
@@ -787,6 +1077,46 @@ std::string model_to_json(const Model& m) {
   return out;
 }
 
+namespace {
+
+// The parameters of a stack's JSON model (header already read into arch and m): every weight
+// list checked against the layer spec before the network is allocated, then every number read.
+Status stack_from_json(const json& j, const std::string& name, Architecture arch, Model m,
+                       Model* out) {
+  const std::vector<WeightLayout> layouts = weight_layouts(arch);
+  const size_t L = layouts.size();
+  const json& W = j["weights"];
+  const json& B = j["biases"];
+  NNET_RETURN_IF_ERROR(require_array(W, name + ": weights", L, "layers (conv/fc/softmax)"));
+  NNET_RETURN_IF_ERROR(require_array(B, name + ": biases", L, "layers (conv/fc/softmax)"));
+  for (size_t l = 0; l < L; ++l) {
+    NNET_RETURN_IF_ERROR(check_nested(W[l], index_path(name + ": weights", l), layouts[l], 0));
+    NNET_RETURN_IF_ERROR(require_array(B[l], index_path(name + ": biases", l), layouts[l].dims[0],
+                                       "numbers (" + layouts[l].layer + ")"));
+  }
+  Network net(arch);
+  std::vector<float> buf;
+  for (size_t l = 0; l < L; ++l) {
+    const int li = static_cast<int>(l);
+    const size_t n = product(layouts[l].dims), cols = net.cols(li);
+    buf.assign(n, 0.0f);
+    NNET_RETURN_IF_ERROR(
+        read_nested(W[l], index_path(name + ": weights", l), layouts[l].dims, 0, 0, n, buf.data()));
+    auto w = net.weight(li);
+    for (size_t k = 0; k < n; ++k)
+      w(static_cast<Eigen::Index>(k / cols), static_cast<Eigen::Index>(k % cols)) = buf[k];
+    auto b = net.bias(li);
+    for (Eigen::Index r = 0; r < b.size(); ++r)
+      NNET_RETURN_IF_ERROR(
+          get_float(B[l][r], index_path(index_path(name + ": biases", l), r), &b[r]));
+  }
+  m.net = std::move(net);
+  *out = std::move(m);
+  return Status::Ok();
+}
+
+}  // namespace
+
 Status model_from_json(const std::string& text, const std::string& name, Model* out) {
   json j;
   try {
@@ -807,6 +1137,7 @@ Status model_from_json(const std::string& text, const std::string& name, Model* 
   Architecture arch;
   Model m;
   NNET_RETURN_IF_ERROR(read_header(j, name, &arch, &m));
+  if (!arch.layers.empty()) return stack_from_json(j, name, std::move(arch), std::move(m), out);
   const size_t L = arch.sizes.size() - 1;
   NNET_RETURN_IF_ERROR(check_shapes(j, arch.sizes, name));
   Network net(arch);
@@ -834,10 +1165,6 @@ Status model_from_hdf5(const std::string& bytes, const std::string& name, Model*
 
 Status save_model(const std::string& path, const Model& m) {
   const Network& net = m.net;
-  // The stack file layout (docs/models.md) is not written yet; never write a dense-format file
-  // whose shapes would be wrong.
-  if (net.is_stack())
-    return UsageError(path + ": saving a --layers stack is not implemented yet (dense nets only)");
   for (int l = 0; l < net.layers(); ++l)
     if (!net.weight(l).allFinite() || !net.bias(l).allFinite())
       return Status::Error(Code::kDiverged, path + ": refusing to save: layer " +

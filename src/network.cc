@@ -493,7 +493,14 @@ void dense_layer_backward(const NetworkT<T>& net, int i, Input<T> x, int m, Work
   typename NetworkT<T>::MatrixMap gw(grad + net.weight_offset(l), net.rows(l), net.cols(l));
   typename NetworkT<T>::VectorMap gb(grad + net.bias_offset(l), net.rows(l));
   gw.noalias() += d * X.transpose();
-  gb += d.rowwise().sum();
+  // Each row summed in column order: Eigen's vectorised rowwise().sum() adds in an order that
+  // depends on where gb lies in memory, which made results depend on the heap layout (a resumed
+  // run differed from an uninterrupted one in the last bits).
+  for (Eigen::Index r = 0; r < d.rows(); ++r) {
+    T s = T(0);
+    for (int j = 0; j < m; ++j) s += d(r, j);
+    gb[r] += s;
+  }
   if (i > 0) ws.delta[i - 1].leftCols(m).noalias() = net.weight(l).transpose() * d;
 }
 

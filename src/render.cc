@@ -226,18 +226,17 @@ Status render_confusion(const std::vector<long>& counts, int n, const std::strin
   return Status::Ok();
 }
 
-Status render_weights(const Eigen::Ref<const Eigen::MatrixXf>& w, int rows, int cols,
-                      const std::string& title, Image* out) {
-  const long neurons = w.rows();
-  if (neurons < 1 || w.cols() != static_cast<long>(rows) * cols)
-    return UsageError("render_weights: expected (neurons, " + std::to_string(rows * cols) +
-                      ") weights, found (" + std::to_string(neurons) + ", " +
-                      std::to_string(w.cols()) + ")");
-  if (neurons > 4096) return UsageError("render_weights: at most 4096 neurons");
+namespace {
+
+// Tile j is row j of w (tiles, rows*cols, row-major pixels) upscaled by `scale`, captioned
+// captions[j], in the diverging colour map, divided by scales[j] (a positive |weight| bound).
+Status draw_weight_tiles(const Eigen::Ref<const Eigen::MatrixXf>& w, int rows, int cols, int scale,
+                         int columns, const std::vector<std::string>& captions,
+                         const std::vector<float>& scales, const std::string& title, Image* out) {
+  const long tiles = w.rows();
   GridStyle s;
-  s.rows = rows, s.cols = cols, s.scale = 3, s.title = title;
-  s.columns = static_cast<int>(std::ceil(std::sqrt(static_cast<double>(neurons))));
-  const GridGeometry g = geometry(s, static_cast<size_t>(neurons), true);
+  s.rows = rows, s.cols = cols, s.scale = scale, s.title = title, s.columns = columns;
+  const GridGeometry g = geometry(s, static_cast<size_t>(tiles), true);
   NNET_RETURN_IF_ERROR(check_size(g.width, g.height, "weights"));
   draw::Canvas c(g.width, g.height);
   if (!title.empty()) {
@@ -246,18 +245,18 @@ Status render_weights(const Eigen::Ref<const Eigen::MatrixXf>& w, int rows, int 
   }
   c.font(caption_font(s.scale) - 2);
   c.color({0.3, 0.3, 0.3});
-  for (long j = 0; j < neurons; ++j) {
+  for (long j = 0; j < tiles; ++j) {
     int x, y;
-    tile_origin(s, neurons, j, &x, &y);
-    c.text(x + g.digit_w / 2.0, y + g.digit_h + 3, "neuron " + std::to_string(j), 0.5, 0);
+    tile_origin(s, tiles, j, &x, &y);
+    c.text(x + g.digit_w / 2.0, y + g.digit_h + 3, captions[j], 0.5, 0);
   }
   NNET_RETURN_IF_ERROR(c.finish());
   *out = c.to_rgb();
   const float neg[3] = {0.13f, 0.40f, 0.67f}, pos[3] = {0.70f, 0.09f, 0.17f};
-  for (long j = 0; j < neurons; ++j) {
+  for (long j = 0; j < tiles; ++j) {
     int x0, y0;
-    tile_origin(s, neurons, j, &x0, &y0);
-    const float m = std::max(w.row(j).cwiseAbs().maxCoeff(), 1e-12f);
+    tile_origin(s, tiles, j, &x0, &y0);
+    const float m = std::max(scales[j], 1e-12f);
     for (int r = 0; r < rows; ++r)
       for (int col = 0; col < cols; ++col) {
         const float t = std::clamp(w(j, r * cols + col) / m, -1.f, 1.f);
@@ -273,6 +272,60 @@ Status render_weights(const Eigen::Ref<const Eigen::MatrixXf>& w, int rows, int 
       }
   }
   return Status::Ok();
+}
+
+}  // namespace
+
+Status render_weights(const Eigen::Ref<const Eigen::MatrixXf>& w, int rows, int cols,
+                      const std::string& title, Image* out) {
+  const long neurons = w.rows();
+  if (neurons < 1 || w.cols() != static_cast<long>(rows) * cols)
+    return UsageError("render_weights: expected (neurons, " + std::to_string(rows * cols) +
+                      ") weights, found (" + std::to_string(neurons) + ", " +
+                      std::to_string(w.cols()) + ")");
+  if (neurons > 4096) return UsageError("render_weights: at most 4096 neurons");
+  std::vector<std::string> captions;
+  std::vector<float> scales;
+  for (long j = 0; j < neurons; ++j) {
+    captions.push_back("neuron " + std::to_string(j));
+    scales.push_back(w.row(j).cwiseAbs().maxCoeff());
+  }
+  const int columns = static_cast<int>(std::ceil(std::sqrt(static_cast<double>(neurons))));
+  return draw_weight_tiles(w, rows, cols, 3, columns, captions, scales, title, out);
+}
+
+Status render_filters(const Eigen::Ref<const Eigen::MatrixXf>& w, int channels, int kernel,
+                      const std::string& title, Image* out) {
+  const long filters = w.rows();
+  if (filters < 1 || channels < 1 || kernel < 1 ||
+      w.cols() != static_cast<long>(channels) * kernel * kernel)
+    return UsageError("render_filters: expected (filters, " +
+                      std::to_string(static_cast<long>(channels) * kernel * kernel) +
+                      ") weights, found (" + std::to_string(filters) + ", " +
+                      std::to_string(w.cols()) + ")");
+  if (filters * channels > 4096)
+    return UsageError("render_filters: at most 4096 kernels (filters x channels), found " +
+                      std::to_string(filters * channels));
+  const int kk = kernel * kernel;
+  // One tile per (filter, channel): the c-th K*K block of filter f's row, row-major (ky, kx).
+  Eigen::MatrixXf tiles(filters * channels, kk);
+  std::vector<std::string> captions;
+  std::vector<float> scales;
+  for (long f = 0; f < filters; ++f) {
+    const float m = w.row(f).cwiseAbs().maxCoeff();
+    for (int c = 0; c < channels; ++c) {
+      tiles.row(f * channels + c) = w.row(f).segment(static_cast<long>(c) * kk, kk);
+      captions.push_back(channels == 1 ? "filter " + std::to_string(f)
+                                       : std::to_string(f) + ":" + std::to_string(c));
+      scales.push_back(m);
+    }
+  }
+  // Upscaled so a 5x5 kernel is 60 pixels wide; one row of C tiles per filter when C > 1.
+  const int scale = std::clamp(60 / kernel, 3, 24);
+  const int columns = channels == 1
+                          ? static_cast<int>(std::ceil(std::sqrt(static_cast<double>(filters))))
+                          : channels;
+  return draw_weight_tiles(tiles, kernel, kernel, scale, columns, captions, scales, title, out);
 }
 
 }  // namespace nnet

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <ctime>
 #include <numeric>
+#include <optional>
 #include <thread>
 
 #include "nnet/pyrandom.h"
@@ -42,12 +43,12 @@ struct ChunkResult {
 };
 
 void evaluate_chunks(const Network& net, const Dataset& data, bool want_cost, size_t first_chunk,
-                     size_t chunk_stride, std::vector<ChunkResult>* results,
+                     size_t chunk_stride, size_t end_chunk, std::vector<ChunkResult>* results,
                      std::vector<uint8_t>* predictions) {
   const size_t n = data.size();
   const int outs = net.outputs();
   Workspace ws = make_workspace(net, static_cast<int>(std::min(kEvalChunk, n)));
-  for (size_t c = first_chunk; c * kEvalChunk < n; c += chunk_stride) {
+  for (size_t c = first_chunk; c < end_chunk; c += chunk_stride) {
     const size_t begin = c * kEvalChunk, count = std::min(kEvalChunk, n - begin);
     forward(net, images_view(data, begin, count), static_cast<int>(count), ws);
     const auto& a = ws.a.back();  // (outputs, count)
@@ -82,6 +83,119 @@ void one_hot(Eigen::MatrixXf& y, int j, int label) {
   y(label, j) = 1.0f;
 }
 
+// Evaluates the chunks in `range` over `threads` threads into results (indexed by chunk).
+void evaluate_range(const Network& net, const Dataset& data, bool want_cost, Range range,
+                    int threads, std::vector<ChunkResult>* results,
+                    std::vector<uint8_t>* predictions) {
+  const size_t nthreads = std::min<size_t>(resolve_threads(threads), range.size());
+  if (nthreads <= 1) {
+    evaluate_chunks(net, data, want_cost, range.begin, 1, range.end, results, predictions);
+    return;
+  }
+  std::vector<std::thread> pool;
+  for (size_t t = 0; t < nthreads; ++t)
+    pool.emplace_back(evaluate_chunks, std::cref(net), std::cref(data), want_cost, range.begin + t,
+                      nthreads, range.end, results, predictions);
+  for (auto& th : pool) th.join();
+}
+
+// evaluate() with the chunks shared among the processes of `coll`: each evaluates its share, the
+// per-chunk results are gathered and summed in chunk order, so every process gets exactly what
+// evaluate() gives.
+Status evaluate_shared(const Network& net, const Dataset& data, bool want_cost, double lambda,
+                       int threads, const Collective& coll, EvalResult* out) {
+  *out = EvalResult();
+  out->total = static_cast<long>(data.size());
+  if (data.empty()) return Status::Ok();
+  const size_t chunks = (data.size() + kEvalChunk - 1) / kEvalChunk;
+  std::vector<ChunkResult> results(chunks);
+  const Range mine = share(chunks, coll.rank, coll.size);
+  evaluate_range(net, data, want_cost, mine, threads, &results, nullptr);
+  std::vector<double> rows(2 * chunks);  // (chunks, 2): correct, cost
+  for (size_t c = mine.begin; c < mine.end; ++c) {
+    rows[2 * c] = static_cast<double>(results[c].correct);
+    rows[2 * c + 1] = results[c].cost;
+  }
+  NNET_RETURN_IF_ERROR(coll.allgather(rows.data(), chunks, 2));
+  for (size_t c = 0; c < chunks; ++c) {
+    out->correct += static_cast<long>(rows[2 * c]);
+    out->cost += rows[2 * c + 1];
+  }
+  if (want_cost) {
+    const double n = static_cast<double>(data.size());
+    out->cost = out->cost / n + 0.5 * (lambda / n) * squared_weight_norm(net);
+  }
+  return Status::Ok();
+}
+
+// --grad-chunk: one mini-batch's gradient as the chunk-ordered sum of per-chunk gradients, this
+// process computing only its share of the chunks (all of them without a collective).
+class ChunkedGradient {
+ public:
+  ChunkedGradient(const Network& net, int chunk, int max_batch, int conv_threads)
+      : chunk_(chunk),
+        width_(round_up(net.params().size() + 1, kRowFloats)),
+        flag_(net.params().size()),
+        ws_(make_workspace(net, chunk)),
+        x_(net.inputs(), chunk),
+        y_(net.outputs(), chunk),
+        sum_(width_) {
+    ws_.threads = conv_threads;
+    masks_.mask.resize(ws_.mask.size());
+    for (size_t i = 0; i < ws_.mask.size(); ++i)
+      masks_.mask[i].resize(ws_.mask[i].rows(), ws_.mask[i].rows() > 0 ? max_batch : 0);
+  }
+  // Where train() draws the whole mini-batch's dropout masks (the same draws on every process).
+  Workspace& masks() { return masks_; }
+
+  // Computes the summed gradient of the m samples (images cols[j], labels[j]); gradient() then
+  // holds it (params layout). Sets *finite to whether every chunk's output error was finite.
+  Status compute(const Network& net, const float* const* cols, const uint8_t* labels, int m,
+                 bool dropout, const Collective& coll, bool* finite) {
+    const size_t chunks = chunk_count(static_cast<size_t>(m), static_cast<size_t>(chunk_));
+    const Range mine = coll.active() ? share(chunks, coll.rank, coll.size) : Range{0, chunks};
+    local_.assign(mine.size() * width_, 0.0f);
+    for (size_t c = mine.begin; c < mine.end; ++c) {
+      const Range s = chunk_samples(static_cast<size_t>(m), static_cast<size_t>(chunk_), c);
+      const int cm = static_cast<int>(s.size());
+      for (int j = 0; j < cm; ++j) {
+        x_.col(j) = ConstVectorMap(cols[s.begin + j], net.inputs());
+        one_hot(y_, j, labels[s.begin + j]);
+      }
+      if (dropout)
+        for (size_t i = 0; i < ws_.mask.size(); ++i)
+          if (ws_.mask[i].rows() > 0)
+            ws_.mask[i].leftCols(cm) = masks_.mask[i].middleCols(s.begin, cm);
+      float* g = local_.data() + (c - mine.begin) * width_;
+      forward(net, x_, cm, ws_, dropout);
+      backward(net, x_, y_, cm, ws_, g, dropout);
+      g[flag_] = ws_.delta.back().leftCols(cm).allFinite() ? 0.0f : 1.0f;
+    }
+    if (coll.active())
+      NNET_RETURN_IF_ERROR(coll.sum_chunks(local_.data(), chunks, width_, sum_.data()));
+    else
+      sum_chunks(local_.data(), chunks, width_, width_, sum_.data());
+    *finite = sum_[flag_] == 0.0f;  // counts the chunks whose output error was not finite
+    return Status::Ok();
+  }
+  const float* gradient() const { return sum_.data(); }
+
+ private:
+  // Every chunk's gradient row starts on a 64-byte boundary: Eigen's kernels round a row's
+  // unaligned head differently, which would make the sum depend on where a chunk lands.
+  static constexpr size_t kRowFloats = 16;
+  static size_t round_up(size_t n, size_t k) { return (n + k - 1) / k * k; }
+  using AlignedFloats = std::vector<float, Eigen::aligned_allocator<float>>;
+  int chunk_;
+  size_t width_;  // a row: parameters, then the non-finite flag, then zero padding
+  size_t flag_;   // index of the flag in a row
+  Workspace ws_;  // (chunk columns)
+  Eigen::MatrixXf x_, y_;
+  Workspace masks_;      // only mask[]: (size, max_batch)
+  AlignedFloats local_;  // (my chunks, width_)
+  AlignedFloats sum_;    // (width_)
+};
+
 }  // namespace
 
 EvalResult evaluate(const Network& net, const Dataset& data, bool want_cost, double lambda,
@@ -93,16 +207,7 @@ EvalResult evaluate(const Network& net, const Dataset& data, bool want_cost, dou
   std::vector<ChunkResult> results(chunks);
   if (want_predictions) out.predictions.assign(data.size(), 0);
   std::vector<uint8_t>* preds = want_predictions ? &out.predictions : nullptr;
-  const size_t nthreads = std::min<size_t>(resolve_threads(threads), chunks);
-  if (nthreads <= 1) {
-    evaluate_chunks(net, data, want_cost, 0, 1, &results, preds);
-  } else {
-    std::vector<std::thread> pool;
-    for (size_t t = 0; t < nthreads; ++t)
-      pool.emplace_back(evaluate_chunks, std::cref(net), std::cref(data), want_cost, t, nthreads,
-                        &results, preds);
-    for (auto& th : pool) th.join();
-  }
+  evaluate_range(net, data, want_cost, Range{0, chunks}, threads, &results, preds);
   for (const ChunkResult& r : results) {
     out.correct += r.correct;
     out.cost += r.cost;
@@ -149,6 +254,7 @@ Status validate(const TrainOptions& o) {
   if (o.plateau_epochs < 1)
     return bad("--plateau", "an integer >= 1", std::to_string(o.plateau_epochs));
   if (o.early_stop < 0) return bad("--early-stop", "an integer >= 0", std::to_string(o.early_stop));
+  if (o.grad_chunk < 0) return bad("--grad-chunk", "an integer >= 0", std::to_string(o.grad_chunk));
   return Status::Ok();
 }
 
@@ -176,6 +282,11 @@ Status train(Network& net, const Dataset& training, const Dataset* evaluation,
   if (training.pixels() != net.inputs())
     return UsageError("--sizes: first layer " + std::to_string(net.inputs()) +
                       " does not match the image size " + std::to_string(training.pixels()));
+  const Collective& coll = cb.collective;
+  if (coll.active() && opts.grad_chunk < 1)
+    return UsageError("--grad-chunk: expected C >= 1 for a run shared by " +
+                      std::to_string(coll.size) + " processes, found " +
+                      std::to_string(opts.grad_chunk));
   TrainState& st = *state;
   if (st.order.size() != training.size())
     return UsageError("resume: the run's training set had " + std::to_string(st.order.size()) +
@@ -210,6 +321,16 @@ Status train(Network& net, const Dataset& training, const Dataset* evaluation,
   std::vector<double> bias_norm_sum(L), weight_norm_sum(L);
 
   const float keep_scale = use_dropout ? static_cast<float>(1.0 / (1.0 - opts.dropout)) : 1.0f;
+  std::optional<ChunkedGradient> chunked;
+  if (opts.grad_chunk > 0) chunked.emplace(net, opts.grad_chunk, m_max, opts.conv_threads);
+  // Masks land in the chunked path's full-batch buffer, else in the step's workspace.
+  Workspace& mask_ws = chunked ? chunked->masks() : ws;
+  auto eval = [&](const Dataset& d, bool want_cost, EvalResult* r) {
+    if (coll.active())
+      return evaluate_shared(net, d, want_cost, opts.lambda, opts.threads, coll, r);
+    *r = evaluate(net, d, want_cost, opts.lambda, false, opts.threads);
+    return Status::Ok();
+  };
   while (st.epoch < opts.epochs && !st.finished) {
     EpochReport rep;
     rep.epoch = st.epoch;
@@ -239,10 +360,10 @@ Status train(Network& net, const Dataset& training, const Dataset* evaluation,
         labels[j] = training.labels[idx];
       }
       if (use_dropout && net.is_stack()) {
-        fill_dropout_masks(net, ws, m, [&] { return drop_rng.next_double53(); });
+        fill_dropout_masks(net, mask_ws, m, [&] { return drop_rng.next_double53(); });
       } else if (use_dropout) {
         for (int l = 0; l + 1 < L; ++l) {
-          auto mask = ws.mask[l].leftCols(m);  // (sizes[l+1], m)
+          auto mask = mask_ws.mask[l].leftCols(m);  // (sizes[l+1], m)
           for (Eigen::Index k = 0; k < mask.size(); ++k)
             mask.data()[k] = drop_rng.next_double53() < opts.dropout ? 0.0f : keep_scale;
         }
@@ -254,7 +375,19 @@ Status train(Network& net, const Dataset& training, const Dataset* evaluation,
       rule.momentum = use_momentum ? opts.momentum : 0.0;
       float* velocity = use_momentum ? st.velocity.data() : nullptr;
       bool finite = true;
-      if (!opts.record_gradients) {
+      if (chunked) {
+        NNET_RETURN_IF_ERROR(
+            chunked->compute(net, cols.data(), labels.data(), m, use_dropout, coll, &finite));
+        const float* g = chunked->gradient();
+        if (finite && opts.record_gradients) {
+          for (int l = 0; l < L; ++l) {
+            bias_norm_sum[l] += ConstVectorMap(g + net.bias_offset(l), net.rows(l)).norm() / m;
+            weight_norm_sum[l] +=
+                ConstMatrixMap(g + net.weight_offset(l), net.rows(l), net.cols(l)).norm() / m;
+          }
+        }
+        if (finite) apply_update(net, g, rule, velocity);
+      } else if (!opts.record_gradients) {
         // Forward, backward and update fused: the gradient never exists as a whole.
         finite = sgd_step(net, cols.data(), labels.data(), m, ws, rule, velocity, use_dropout);
       } else {
@@ -321,8 +454,8 @@ Status train(Network& net, const Dataset& training, const Dataset* evaluation,
     // Monitors, in network2.SGD's order.
     const auto t1 = Clock::now();
     if (opts.monitor_training_cost || opts.monitor_training_accuracy) {
-      EvalResult r =
-          evaluate(net, training, opts.monitor_training_cost, opts.lambda, false, opts.threads);
+      EvalResult r;
+      NNET_RETURN_IF_ERROR(eval(training, opts.monitor_training_cost, &r));
       rep.training_total = r.total;
       if (opts.monitor_training_cost) rep.training_cost = r.cost;
       if (opts.monitor_training_accuracy) rep.training_correct = r.correct;
@@ -330,8 +463,8 @@ Status train(Network& net, const Dataset& training, const Dataset* evaluation,
     if (evaluation && !evaluation->empty() &&
         (opts.monitor_evaluation_cost || opts.monitor_evaluation_accuracy || opts.early_stop > 0 ||
          opts.schedule == Schedule::kHalveOnPlateau)) {
-      EvalResult r = evaluate(net, *evaluation, opts.monitor_evaluation_cost, opts.lambda, false,
-                              opts.threads);
+      EvalResult r;
+      NNET_RETURN_IF_ERROR(eval(*evaluation, opts.monitor_evaluation_cost, &r));
       rep.evaluation_total = r.total;
       if (opts.monitor_evaluation_cost) rep.evaluation_cost = r.cost;
       rep.evaluation_correct = r.correct;

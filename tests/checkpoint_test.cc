@@ -292,6 +292,87 @@ TEST(CheckpointResume, MidEpochThroughTheFileIsBitIdentical) {
   }
 }
 
+// The same for a layer stack: conv, max pooling, both dropout styles (the dropout RNG's state is
+// what must survive), momentum, network3's L2, conv kernels on two threads; stopped mid-epoch.
+// record_gradients takes forward + backward + apply_update, otherwise the fused sgd_step.
+class ConvStackResume : public ::testing::TestWithParam<bool> {};
+
+TEST_P(ConvStackResume, MidEpochIsBitIdentical) {
+  Dataset d;
+  d.rows = d.cols = 6;
+  NumpyRandom rng(7);
+  for (int i = 0; i < 61; ++i) {
+    for (int p = 0; p < 36; ++p) d.images.push_back(static_cast<float>(rng.random_sample()));
+    d.labels.push_back(static_cast<uint8_t>(rng.random_sample() * 10));
+  }
+  TrainOptions o;
+  o.epochs = 3;
+  o.batch = 5;  // 13 mini-batches, the last one partial
+  o.eta = 0.1;
+  o.momentum = 0.5;
+  o.lambda = 0.1;
+  o.l2_style = L2Style::kNetwork3;
+  o.record_gradients = GetParam();
+  o.monitor_training_cost = o.monitor_evaluation_cost = true;
+  o.threads = 1;
+  o.conv_threads = 2;
+  Architecture arch;
+  arch.input = Shape{1, 6, 6};
+  arch.cost = Cost::kLogLikelihood;
+  ASSERT_TRUE(parse_layers("conv:3:3,maxpool:2,dropout:0.3,fc:8,dropout:0.2:inverted,softmax:10",
+                           {Activation::kRelu, Activation::kTanh}, &arch.layers)
+                  .ok());
+  ASSERT_TRUE(validate(arch, 36, 10).ok()) << validate(arch, 36, 10).message();
+
+  Network a(arch);
+  init_params(a, Init::kNetwork3, 4);
+  TrainState sa = initial_state(a, d.size(), o);
+  ASSERT_TRUE(train(a, d, &d, o, {}, &sa).ok());
+  // Dropout is really drawn: the RNG moved on (else this test could not catch a lost state).
+  EXPECT_NE(sa.dropout_rng, initial_state(a, d.size(), o).dropout_rng);
+
+  Network b(arch);
+  init_params(b, Init::kNetwork3, 4);
+  TrainState sb = initial_state(b, d.size(), o);
+  int batches = 0;
+  std::string saved;
+  TrainCallbacks cb;
+  cb.should_stop = [&] { return ++batches == 19; };
+  cb.on_checkpoint = [&](const TrainState& s) {
+    Checkpoint c;
+    c.options = c.data = nlohmann::json::object();
+    c.params = b.params();
+    c.state = s;
+    saved = serialize_checkpoint(c);
+    return Status::Ok();
+  };
+  Status st = train(b, d, &d, o, cb, &sb);
+  ASSERT_EQ(st.code(), Code::kInterrupted) << st.message();
+  Checkpoint c;
+  st = parse_checkpoint(saved, "mem", &c);
+  ASSERT_TRUE(st.ok()) << st.message();
+  EXPECT_EQ(c.state.epoch, 1);
+  EXPECT_EQ(c.state.batch_pos, 5u);  // 13 + 1 polls in epoch 0, then 5 mini-batches of epoch 1
+  EXPECT_NE(a.params(), b.params());
+
+  Network r(arch);  // fresh: nothing but the checkpoint carries over
+  r.params() = c.params;
+  TrainState sr = c.state;
+  sr.stop_reason.clear();
+  ASSERT_TRUE(train(r, d, &d, o, {}, &sr).ok());
+  EXPECT_EQ(r.params(), a.params());
+  EXPECT_EQ(sr.velocity, sa.velocity);
+  EXPECT_EQ(sr.dropout_rng, sa.dropout_rng);
+  ASSERT_EQ(sr.history.size(), 3u);
+  for (size_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(sr.history[i].training_cost, sa.history[i].training_cost) << i;
+    EXPECT_EQ(sr.history[i].evaluation_cost, sa.history[i].evaluation_cost) << i;
+    EXPECT_EQ(sr.history[i].weight_grad_norm, sa.history[i].weight_grad_norm) << i;
+  }
+}
+INSTANTIATE_TEST_SUITE_P(Paths, ConvStackResume, ::testing::Bool(),
+                         [](const auto& info) { return info.param ? "Recorded" : "Fused"; });
+
 // ---- The CLI on real MNIST (skipped without ../shared/data) ----
 
 // A small but complete configuration: momentum (velocity), dropout (its RNG), L2, every monitor,

@@ -310,7 +310,7 @@ TEST_F(ModelIo, BadJsonFilesSayWhatAndWhere) {
       {model(sz, ok_w, b, ce, R"(, "nnet": {"cost": "quadratic"})"),
        "cost: expected \"QuadraticCost\" (nnet.cost is quadratic), found \"CrossEntropyCost\""},
       {model(sz, ok_w, b, ce, R"(, "nnet": {"format_version": 99})"),
-       "nnet.format_version: expected 1..1, found 99"},
+       "nnet.format_version: expected 1..2, found 99"},
   };
   for (const auto& c : shaped) {
     Status s = load_text("bad.json", c.text);

@@ -11,8 +11,11 @@
 
 namespace nnet {
 
-// Version of the extra "nnet" block (JSON) / "format_version" attribute (HDF5) we write.
-inline constexpr int kModelFormatVersion = 1;
+// Version of the extra "nnet" block (JSON) / "format_version" attribute (HDF5): dense models are
+// written as version 1 (unchanged, network2.load reads them), layer stacks as version 2; readers
+// accept 1..kModelFormatVersion.
+inline constexpr int kModelFormatVersion = 2;
+inline constexpr int kDenseModelFormatVersion = 1;
 
 // Caps checked before anything is allocated while loading.
 inline constexpr size_t kMaxModelLayers = 64;               // weight layers

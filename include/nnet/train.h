@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "nnet/dataset.h"
+#include "nnet/distributed.h"
 #include "nnet/network.h"
 #include "nnet/status.h"
 
@@ -51,6 +52,10 @@ struct TrainOptions {
   L2Style l2_style = L2Style::kNetwork2;
   // Threads for the conv kernels of a training step (0 = all cores); results do not depend on it.
   int conv_threads = 1;
+  // > 0: each mini-batch's gradient is the chunk-ordered sum (distributed.h) of the gradients of
+  // fixed chunks of grad_chunk samples, so results do not depend on how many processes share the
+  // chunks (TrainCallbacks::collective); 0: the whole mini-batch at once (the fused fast step).
+  int grad_chunk = 0;
 };
 
 // Everything measured in one epoch; fields not monitored stay at their defaults (-1 / NaN).
@@ -99,6 +104,10 @@ struct TrainCallbacks {
   std::function<bool()> should_stop;                        // polled after each mini-batch
   std::function<Status(const TrainState&)> on_checkpoint;   // after each epoch (and on stop)
   size_t checkpoint_every = 0;  // also call on_checkpoint every N mini-batches; 0 = epochs only
+  // Data-parallel runs (needs grad_chunk > 0): this process computes its share of each
+  // mini-batch's chunks and of each evaluation, and `collective` combines them. Every process
+  // runs train() with the same arguments and ends with the same weights and state.
+  Collective collective;
 };
 
 // Results of running a network over a dataset.

@@ -14,7 +14,7 @@ import numpy as np
 
 from . import _nnet
 
-__all__ = ["Network", "load_data", "load", "show", "Picture"]
+__all__ = ["Network", "load_data", "load", "show", "mistakes", "curves", "Picture"]
 
 
 def _stdout_write(s):
@@ -357,3 +357,23 @@ def mistakes(net, X, y, limit=30, **kw):
     p = net.predict(X)
     wrong = np.flatnonzero(p != np.asarray(y))[:limit]
     return show(np.asarray(X)[wrong], np.asarray(y)[wrong], p[wrong], **kw)
+
+
+def curves(*runs, labels=None):
+    """network2's four monitor curves (cost and accuracy, training and evaluation: `nnet plot`'s
+    figure) as a Picture. Each run is a Network that trained with monitor_* flags (its
+    history_), or a list of its report dicts; unmonitored panels say so."""
+    import os
+    import tempfile
+    items = []
+    for i, r in enumerate(runs):
+        hist = r.history_ if hasattr(r, "history_") else list(r)
+        items.append((labels[i] if labels else f"run {i + 1}", hist))
+    fd, path = tempfile.mkstemp(suffix=".png")
+    os.close(fd)
+    try:
+        pixels = _nnet.curves_png(items, path)
+        with open(path, "rb") as f:
+            return Picture(f.read(), pixels)
+    finally:
+        os.unlink(path)

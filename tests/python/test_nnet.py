@@ -192,3 +192,19 @@ def test_tuple_formats_and_non_finite_input():
         nnet._arrays(bad, lab)
     with pytest.raises(ValueError, match="item 3.*not finite"):
         nnet._to_data(list(zip(bad, lab)), "training_data")
+
+
+def test_curves_picture_from_monitored_training():
+    rs = np.random.RandomState(3)
+    X = rs.rand(200, 4).astype(np.float32)
+    y = (X[:, 0] + X[:, 1] > 1).astype(int)
+    net = nnet.Network([4, 5, 2], cost="cross-entropy")
+    net.SGD((X, y), 3, 10, 0.5, evaluation_data=(X[:50], y[:50]), monitor_training_cost=True,
+            monitor_evaluation_accuracy=True, verbose=False)
+    pic = nnet.curves(net, labels=["small"])
+    png = pic._repr_png_()
+    w, h = int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
+    assert png.startswith(b"\x89PNG") and pic.array.shape[:2] == (h, w)
+    assert pic.array.std() > 0  # something drawn
+    with pytest.raises(ValueError, match="nothing to plot"):
+        nnet.curves(nnet.Network([4, 5, 2]).fit(X, y, epochs=1))
