@@ -126,6 +126,8 @@ def idx_only_dir(folder):
 
 def contenders(w, args):
     """(label, key, command builder) per contender; the builder returns (cmd, env, parse)."""
+    if w.get("conv"):
+        return conv_contenders(w, args)
     sizes = ",".join(map(str, w["sizes"]))
     nnet_data = idx_only_dir(w["data"])
     common_py = ["--data", w["data"], "--sizes", sizes, "--batch", str(w["batch"]),
@@ -156,8 +158,6 @@ def contenders(w, args):
             return cmd, None, parse
         return build
 
-    if w.get("conv"):
-        return conv_contenders(w, args)
     out.append(("nnet", "nnet", nnet_cmd(False)))
     if args.reference:
         out.append(("nnet --reference", "ref", nnet_cmd(True)))

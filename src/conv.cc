@@ -122,39 +122,64 @@ class Pool {
   }
   int size() const { return static_cast<int>(workers_.size()) + 1; }
 
-  // Runs fn(0..tasks-1) on up to `threads` threads (the caller is one of them).
+  // Runs fn(0..tasks-1) on up to `threads` threads (the caller is one of them). Tasks are
+  // claimed one at a time; the caller waits only for tasks a worker has claimed, never for a
+  // worker to wake up: on a loaded machine a descheduled worker costs nothing, the caller simply
+  // runs every task itself.
   void run(int tasks, int threads, const std::function<void(int)>& fn) {
     threads = std::min({threads, tasks, size()});
     std::unique_lock<std::mutex> lock(mu_, std::try_to_lock);
-    if (threads <= 1 || !lock.owns_lock()) {  // busy (another caller): run here, same results
+    if (threads <= 1 || !lock.owns_lock() || tasks >= kMaxTasks) {  // same results
       for (int i = 0; i < tasks; ++i) fn(i);
       return;
     }
     fn_ = &fn;
-    tasks_ = tasks;
-    active_ = threads - 1;
-    next_.store(0, std::memory_order_relaxed);
-    done_.store(0, std::memory_order_relaxed);
-    gen_.fetch_add(1, std::memory_order_release);
-    gen_.notify_all();
-    drain();
-    const int want = static_cast<int>(workers_.size());
-    for (int spin = 0; done_.load(std::memory_order_acquire) != want; ++spin) {
-      if (spin < kSpins) {
-        _mm_pause_portable();
-      } else {
-        const int seen = done_.load(std::memory_order_acquire);
-        if (seen != want) done_.wait(seen, std::memory_order_acquire);
-      }
+    limit_.store(threads - 1, std::memory_order_relaxed);
+    completed_.store(0, std::memory_order_relaxed);
+    const uint64_t gen = gen_of(work_.load(std::memory_order_relaxed)) + 1;
+    work_.store(pack(gen, tasks, 0), std::memory_order_release);
+    work_.notify_all();
+    claim_all(gen, [&](int i) {
+      fn(i);
+      completed_.fetch_add(1, std::memory_order_acq_rel);
+    });
+    for (int spin = 0;; ++spin) {
+      const int done = completed_.load(std::memory_order_acquire);
+      if (done == tasks) break;
+      if (spin < kSpins)
+        pause();
+      else
+        completed_.wait(done, std::memory_order_acquire);
     }
   }
 
  private:
   static constexpr int kSpins = 2000;
-  static void _mm_pause_portable() {
+  static constexpr int kMaxTasks = 1 << 20;
+  // work_ = generation (24 bits) | tasks (20) | next unclaimed task (20), changed by one CAS.
+  static uint64_t pack(uint64_t gen, uint64_t tasks, uint64_t next) {
+    return (gen & 0xFFFFFF) << 40 | tasks << 20 | next;
+  }
+  static uint64_t gen_of(uint64_t s) { return s >> 40; }
+  static int tasks_of(uint64_t s) { return static_cast<int>((s >> 20) & 0xFFFFF); }
+  static int next_of(uint64_t s) { return static_cast<int>(s & 0xFFFFF); }
+  static void pause() {
 #if defined(__x86_64__) || defined(__i386__)
     __builtin_ia32_pause();
 #endif
+  }
+
+  // Claims and runs tasks of generation `gen` until none is left (or a newer generation began).
+  template <class Run>
+  void claim_all(uint64_t gen, Run&& run) {
+    uint64_t s = work_.load(std::memory_order_acquire);
+    while (gen_of(s) == (gen & 0xFFFFFF) && next_of(s) < tasks_of(s)) {
+      if (work_.compare_exchange_weak(s, s + 1, std::memory_order_acq_rel,
+                                      std::memory_order_acquire)) {
+        run(next_of(s));
+        s = work_.load(std::memory_order_acquire);
+      }
+    }
   }
 
   Pool() {
@@ -164,39 +189,41 @@ class Pool {
   }
   ~Pool() {
     stop_.store(true);
-    gen_.fetch_add(1, std::memory_order_release);
-    gen_.notify_all();
+    work_.store(pack(gen_of(work_.load()) + 1, 0, 0), std::memory_order_release);
+    work_.notify_all();
     for (auto& w : workers_) w.join();
-  }
-
-  void drain() {
-    for (int i; (i = next_.fetch_add(1, std::memory_order_relaxed)) < tasks_;) (*fn_)(i);
   }
 
   void loop(int index) {
     uint64_t seen = 0;
     for (;;) {
-      for (int spin = 0; gen_.load(std::memory_order_acquire) == seen; ++spin) {
+      uint64_t s = work_.load(std::memory_order_acquire);
+      for (int spin = 0; gen_of(s) == seen; ++spin) {
         if (spin < kSpins)
-          _mm_pause_portable();
+          pause();
         else
-          gen_.wait(seen, std::memory_order_acquire);
+          work_.wait(s, std::memory_order_acquire);
+        s = work_.load(std::memory_order_acquire);
       }
-      seen = gen_.load(std::memory_order_acquire);
+      seen = gen_of(s);
       if (stop_.load()) return;
-      if (index <= active_) drain();
-      done_.fetch_add(1, std::memory_order_acq_rel);
-      done_.notify_one();
+      if (index > limit_.load(std::memory_order_relaxed)) continue;
+      // fn_ stays valid while a claimed task of this generation is unfinished.
+      claim_all(seen, [&](int i) {
+        (*fn_)(i);
+        const int total = tasks_of(s);
+        if (completed_.fetch_add(1, std::memory_order_acq_rel) + 1 == total)
+          completed_.notify_one();
+      });
     }
   }
 
   std::mutex mu_;  // one caller at a time
   std::vector<std::thread> workers_;
-  std::atomic<uint64_t> gen_{0};
-  std::atomic<int> next_{0}, done_{0};
+  std::atomic<uint64_t> work_{0};
+  std::atomic<int> completed_{0}, limit_{0};
   std::atomic<bool> stop_{false};
   const std::function<void(int)>* fn_ = nullptr;
-  int tasks_ = 0, active_ = 0;
 };
 
 int resolve(int threads) { return threads > 0 ? threads : Pool::get().size(); }

@@ -37,6 +37,18 @@ ConstMatrixMap images_view(const Dataset& d, size_t first, size_t count) {
 // Evaluation works in fixed chunks, independent of the thread count, so sums are reproducible.
 constexpr size_t kEvalChunk = 500;
 
+// Samples per forward pass inside an evaluation chunk. Dense nets take the whole chunk; a layer
+// stack's workspace holds every layer's activations (the book's conv net: ~210 KB per sample,
+// 100 MB for 500), so stacks go through a chunk in pieces whose workspace fits ~4 MiB. The
+// pieces are fixed by the chunk, never by the thread count.
+int eval_batch(const Network& net, size_t chunk) {
+  if (!net.is_stack()) return static_cast<int>(chunk);
+  size_t floats = 0;  // per sample: z, a, delta (and argmax) of every layer, about
+  for (int i = 0; i < net.stack_size(); ++i) floats += 4 * static_cast<size_t>(net.shape(i).size());
+  const size_t fit = (size_t{4} << 20) / (sizeof(float) * std::max<size_t>(floats, 1));
+  return static_cast<int>(std::clamp<size_t>(fit, 1, chunk));
+}
+
 struct ChunkResult {
   long correct = 0;
   double cost = 0.0;
@@ -47,19 +59,23 @@ void evaluate_chunks(const Network& net, const Dataset& data, bool want_cost, si
                      std::vector<uint8_t>* predictions) {
   const size_t n = data.size();
   const int outs = net.outputs();
-  Workspace ws = make_workspace(net, static_cast<int>(std::min(kEvalChunk, n)));
+  const size_t piece = eval_batch(net, std::min(kEvalChunk, n));
+  Workspace ws = make_workspace(net, static_cast<int>(piece));
   for (size_t c = first_chunk; c < end_chunk; c += chunk_stride) {
-    const size_t begin = c * kEvalChunk, count = std::min(kEvalChunk, n - begin);
-    forward(net, images_view(data, begin, count), static_cast<int>(count), ws);
-    const auto& a = ws.a.back();  // (outputs, count)
+    const size_t chunk_begin = c * kEvalChunk, chunk_count = std::min(kEvalChunk, n - chunk_begin);
     ChunkResult r;
-    for (size_t j = 0; j < count; ++j) {
-      Eigen::Index arg = 0;
-      a.col(static_cast<Eigen::Index>(j)).maxCoeff(&arg);  // first maximum, like np.argmax
-      const int label = data.labels[begin + j];
-      r.correct += (arg == label);
-      if (want_cost) r.cost += sample_cost(net.arch().cost, a.col(j).data(), outs, label);
-      if (predictions) (*predictions)[begin + j] = static_cast<uint8_t>(arg);
+    for (size_t p = 0; p < chunk_count; p += piece) {
+      const size_t begin = chunk_begin + p, count = std::min(piece, chunk_count - p);
+      forward(net, images_view(data, begin, count), static_cast<int>(count), ws);
+      const auto& a = ws.a.back();  // (outputs, count)
+      for (size_t j = 0; j < count; ++j) {
+        Eigen::Index arg = 0;
+        a.col(static_cast<Eigen::Index>(j)).maxCoeff(&arg);  // first maximum, like np.argmax
+        const int label = data.labels[begin + j];
+        r.correct += (arg == label);
+        if (want_cost) r.cost += sample_cost(net.arch().cost, a.col(j).data(), outs, label);
+        if (predictions) (*predictions)[begin + j] = static_cast<uint8_t>(arg);
+      }
     }
     (*results)[c] = r;
   }
@@ -221,7 +237,7 @@ EvalResult evaluate(const Network& net, const Dataset& data, bool want_cost, dou
 
 void predict(const Network& net, const float* images, size_t n, Eigen::MatrixXf* out) {
   out->resize(net.outputs(), static_cast<Eigen::Index>(n));  // (outputs, n)
-  const size_t chunk = std::min<size_t>(kEvalChunk, std::max<size_t>(n, 1));
+  const size_t chunk = eval_batch(net, std::min<size_t>(kEvalChunk, std::max<size_t>(n, 1)));
   Workspace ws = make_workspace(net, static_cast<int>(chunk));
   for (size_t begin = 0; begin < n; begin += chunk) {
     const size_t count = std::min(chunk, n - begin);
