@@ -20,6 +20,7 @@ int run_cli(int argc, char** argv) {
   add_show_command(app, &exit_code);
   add_plot_command(app, &exit_code);
   add_predict_command(app, &exit_code);
+  add_serve_command(app, &exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -62,10 +62,7 @@ int show_weights(const ShowFlags& f) {
     const LayerSpec& spec = m.net.spec(i);
     const int channels = m.net.input_shape(i).c;
     Image img;
-    const std::string title = file + ": " + std::to_string(spec.units) + " " +
-                              std::to_string(spec.kernel) + "x" + std::to_string(spec.kernel) +
-                              " filters of " + layers_to_string({spec}) +
-                              " (red > 0 > blue, per-filter scale)";
+    const std::string title = file + ": " + layers_to_string({spec}) + " filters (red > 0 > blue)";
     if (Status s = render_filters(m.net.weight(0), channels, spec.kernel, title, &img); !s.ok())
       return fail(s);
     if (Status s = write_png(f.output, img); !s.ok()) return fail(s);

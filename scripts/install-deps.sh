@@ -12,6 +12,7 @@ PACKAGES=(
   python3-dev pybind11-dev python3-pytest
   python3-sklearn python3-nbclient python3-nbformat python3-ipykernel python3-venv python3-pip
   libopenmpi-dev openmpi-bin
+  libcpp-httplib-dev chromium
 )
 
 missing=()

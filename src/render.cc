@@ -232,7 +232,8 @@ namespace {
 // captions[j], in the diverging colour map, divided by scales[j] (a positive |weight| bound).
 Status draw_weight_tiles(const Eigen::Ref<const Eigen::MatrixXf>& w, int rows, int cols, int scale,
                          int columns, const std::vector<std::string>& captions,
-                         const std::vector<float>& scales, const std::string& title, Image* out) {
+                         const std::vector<float>& scales, const std::string& title, int font,
+                         Image* out) {
   const long tiles = w.rows();
   GridStyle s;
   s.rows = rows, s.cols = cols, s.scale = scale, s.title = title, s.columns = columns;
@@ -243,7 +244,7 @@ Status draw_weight_tiles(const Eigen::Ref<const Eigen::MatrixXf>& w, int rows, i
     c.color({0.1, 0.1, 0.1});
     c.title(title, kMargin, g.width - 2 * kMargin);
   }
-  c.font(caption_font(s.scale) - 2);
+  c.font(font);
   c.color({0.3, 0.3, 0.3});
   for (long j = 0; j < tiles; ++j) {
     int x, y;
@@ -291,7 +292,8 @@ Status render_weights(const Eigen::Ref<const Eigen::MatrixXf>& w, int rows, int 
     scales.push_back(w.row(j).cwiseAbs().maxCoeff());
   }
   const int columns = static_cast<int>(std::ceil(std::sqrt(static_cast<double>(neurons))));
-  return draw_weight_tiles(w, rows, cols, 3, columns, captions, scales, title, out);
+  return draw_weight_tiles(w, rows, cols, 3, columns, captions, scales, title, caption_font(3) - 2,
+                           out);
 }
 
 Status render_filters(const Eigen::Ref<const Eigen::MatrixXf>& w, int channels, int kernel,
@@ -315,7 +317,7 @@ Status render_filters(const Eigen::Ref<const Eigen::MatrixXf>& w, int channels, 
     const float m = w.row(f).cwiseAbs().maxCoeff();
     for (int c = 0; c < channels; ++c) {
       tiles.row(f * channels + c) = w.row(f).segment(static_cast<long>(c) * kk, kk);
-      captions.push_back(channels == 1 ? "filter " + std::to_string(f)
+      captions.push_back(channels == 1 ? std::to_string(f)
                                        : std::to_string(f) + ":" + std::to_string(c));
       scales.push_back(m);
     }
@@ -325,7 +327,7 @@ Status render_filters(const Eigen::Ref<const Eigen::MatrixXf>& w, int channels, 
   const int columns = channels == 1
                           ? static_cast<int>(std::ceil(std::sqrt(static_cast<double>(filters))))
                           : channels;
-  return draw_weight_tiles(tiles, kernel, kernel, scale, columns, captions, scales, title, out);
+  return draw_weight_tiles(tiles, kernel, kernel, scale, columns, captions, scales, title, 12, out);
 }
 
 }  // namespace nnet

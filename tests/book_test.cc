@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 
 #include "nnet/recipes.h"
 #include "synthetic_data.h"
@@ -22,9 +24,9 @@ TEST(BookRecipes, ListShowsEveryRecipeWithTheBooksFigure) {
     EXPECT_NE(r.out.find(x.name), std::string::npos) << x.name;
     EXPECT_NE(r.out.find(x.book_figure), std::string::npos) << x.name;
   }
-  for (const char* fig : {"95.42%", "96.59%", "82.27%", "87.1%", "96.49%", "97.92%", "96.57%",
-                          "97.80%", "98.78%", "99.06%", "99.23%", "99.37%", "99.43%", "99.60%",
-                          "99.67%"})
+  for (const char* fig :
+       {"95.42%", "96.59%", "82.27%", "87.1%", "96.49%", "97.92%", "96.57%", "97.80%", "98.78%",
+        "99.06%", "99.23%", "99.37%", "99.43%", "99.60%", "99.67%"})
     EXPECT_NE(r.out.find(fig), std::string::npos) << fig;
 }
 
@@ -75,6 +77,38 @@ TEST(BookRecipes, RunsAChapterSixRecipe) {
   EXPECT_NE(r.out.find("Epoch 1: "), std::string::npos);
   EXPECT_NE(r.out.find(" / 50\n"), std::string::npos);
   EXPECT_NE(r.err.find("conv:20:5,maxpool:2,fc:100,softmax:10"), std::string::npos) << r.err;
+  fs::remove_all(dir);
+}
+
+// ch6-ensemble trains five nets (seeds 1-5), saves each, and votes with `nnet eval`.
+TEST(BookRecipes, EnsembleTrainsFiveNetsAndVotes) {
+  const std::string dir = testing::make_temp_dir("nnet-book-ens");
+  ASSERT_TRUE(testing::write_synthetic_idx(dir, 100, 40));
+  auto r = testing::run_command("cd '" + dir + "' && '" + NNET_BINARY +
+                                "' book ch6-ensemble --data . --epochs 1 -q --layers "
+                                "conv:2:5,maxpool:2,dropout:0.5,fc:10,softmax:10");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  for (int k = 1; k <= 5; ++k) {
+    EXPECT_TRUE(fs::exists(dir + "/ch6-ensemble-" + std::to_string(k) + ".json")) << k;
+    EXPECT_NE(r.err.find("--seed " + std::to_string(k) + " --save ch6-ensemble-" +
+                         std::to_string(k) + ".json"),
+              std::string::npos)
+        << r.err;
+  }
+  EXPECT_NE(r.err.find("nnet eval --model ch6-ensemble-1.json"), std::string::npos) << r.err;
+  EXPECT_NE(r.out.find("(plurality vote of the models below)"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("model 5  "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(" / 40\n"), std::string::npos) << "the vote is over the test split";
+  // Members differ: their seeds differ.
+  EXPECT_NE(fs::file_size(dir + "/ch6-ensemble-1.json"), 0u);
+  std::ifstream a(dir + "/ch6-ensemble-1.json"), b(dir + "/ch6-ensemble-2.json");
+  const std::string sa((std::istreambuf_iterator<char>(a)), {}),
+      sb((std::istreambuf_iterator<char>(b)), {});
+  EXPECT_NE(sa, sb);
+  // The ensemble names its own files: --save is refused.
+  r = testing::run_command("cd '" + dir + "' && '" + NNET_BINARY +
+                           "' book ch6-ensemble --data . --save x.json");
+  EXPECT_EQ(r.exit_code, 2) << r.err;
   fs::remove_all(dir);
 }
 

@@ -50,7 +50,7 @@ Status render_weights(const Eigen::Ref<const Eigen::MatrixXf>& w, int rows, int 
 
 // Conv kernels w (filters, channels*kernel*kernel), column (c*K + ky)*K + kx as NetworkT stores
 // them, as K x K tiles upscaled to ~60 pixels in render_weights' colour map: one tile per filter
-// ("filter f") when channels == 1, else one row of `channels` tiles per filter ("f:c"); each
+// (captioned f) when channels == 1, else one row of `channels` tiles per filter ("f:c"); each
 // filter scaled by its own largest |weight|. At most 4096 tiles; RGB output.
 Status render_filters(const Eigen::Ref<const Eigen::MatrixXf>& w, int channels, int kernel,
                       const std::string& title, Image* out);

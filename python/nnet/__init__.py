@@ -241,7 +241,8 @@ class Network:
         return self.predict_proba(X).argmax(axis=1)
 
     def save(self, path):
-        """Writes the model file `nnet eval --model` reads (network2 JSON, or HDF5 for .h5)."""
+        """Writes the model file `nnet eval --model` reads (network2 JSON, or HDF5 for .h5;
+        layer stacks in nnet's format_version 2)."""
         self._net.save(str(path), "")
 
     def show_weights(self):
@@ -249,8 +250,10 @@ class Network:
 
     def __getstate__(self):
         acts = self._activation
-        if acts is None:  # loaded from a file: the activations of its hidden layers
-            acts = self._net.activations[:-1] or ["sigmoid"]
+        if acts is None:  # loaded from a file: the activations of its hidden (conv/fc) layers
+            acts = self._net.activations
+            acts = [a for a in acts if a != "softmax"] if self.layers else acts[:-1]
+            acts = acts or ["sigmoid"]
         return {"sizes": None if self.layers else self.sizes, "layers": self.layers,
                 "input_shape": self.input_shape if self.layers else None,
                 "inverted_dropout": self._inverted_dropout, "cost": self._net.cost,

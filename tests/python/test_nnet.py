@@ -208,3 +208,24 @@ def test_curves_picture_from_monitored_training():
     assert pic.array.std() > 0  # something drawn
     with pytest.raises(ValueError, match="nothing to plot"):
         nnet.curves(nnet.Network([4, 5, 2]).fit(X, y, epochs=1))
+
+
+@need_data
+@pytest.mark.parametrize("ext", ["json", "h5"])
+def test_conv_model_save_load_and_cli_eval(tmp_path, ext):
+    (X, y), (Xv, yv), _ = nnet.load_data(PKL)
+    spec = "conv:4:5,maxpool:2,fc:20,softmax:10"
+    net = nnet.Network(layers=spec, activation="relu", seed=2)
+    net.fit(X[:500], y[:500], epochs=1, eta=0.1)
+    p = tmp_path / f"conv.{ext}"
+    net.save(p)
+    back = nnet.load(p)
+    assert back.layers == spec and back.input_shape == (1, 28, 28)
+    np.testing.assert_array_equal(back.predict_proba(Xv), net.predict_proba(Xv))
+    correct = int((net.predict(Xv) == yv).sum())
+    out = subprocess.run([os.environ.get("NNET_BINARY", os.path.join(ROOT, "build", "nnet")),
+                          "eval", "--model", str(p), "--data", PKL, "--split", "validation"],
+                         capture_output=True, text=True, check=True).stdout
+    assert out.startswith(f"{correct} / 1000\n")
+    again = pickle.loads(pickle.dumps(back))
+    np.testing.assert_array_equal(again.predict_proba(Xv[:20]), net.predict_proba(Xv[:20]))
