@@ -19,6 +19,7 @@
 #include <random>
 #include <thread>
 
+#include "nnet/layers.h"
 #include "nnet/train.h"
 #include "test_util.h"
 
@@ -121,6 +122,41 @@ TEST(ServeApp, PixelsPredictAsTheLibraryDoes) {
   EXPECT_EQ(j["probabilities"], j["models"][0]["probabilities"]);
   ASSERT_EQ(j["input"].size(), 784u);
   for (int i = 0; i < 784; ++i) EXPECT_NEAR(j["input"][i].get<double>(), x[i], 1e-5);
+}
+
+// A conv model (chapter 6 layers) is served like a dense one: the same probabilities as predict().
+TEST(ServeApp, ConvModelsPredictAsTheLibraryDoes) {
+  Architecture a;
+  a.cost = Cost::kLogLikelihood;
+  ASSERT_TRUE(parse_layers("conv:4:5,maxpool:2,dropout:0.5,fc:12,softmax:10", {Activation::kRelu},
+                           &a.layers)
+                  .ok());
+  Model conv;
+  conv.net = Network(a);
+  std::mt19937 rng(3);
+  std::normal_distribution<float> g(0.0f, 0.2f);
+  for (float& p : conv.net.params()) p = g(rng);
+  const Model ref = conv;
+  std::vector<ServedModel> v;
+  v.push_back({"conv", std::move(conv), {}, ""});
+  std::unique_ptr<ServeApp> app;
+  ASSERT_TRUE(ServeApp::Create(std::move(v), ServeLimits{}, &app).ok());
+  std::vector<float> x(784);
+  for (int i = 0; i < 784; ++i) x[i] = static_cast<float>((i * 53 % 97) / 96.0);
+  ServeResponse r = app->handle({"POST", "/api/predict", "application/json", pixels_json(x)});
+  ASSERT_EQ(r.status, 200) << r.body;
+  json j = json::parse(r.body);
+  Eigen::MatrixXf out;
+  predict(ref.net, x.data(), 1, &out);
+  Eigen::Index k;
+  out.col(0).maxCoeff(&k);
+  EXPECT_EQ(j["class"], static_cast<int>(k));
+  ASSERT_EQ(j["probabilities"].size(), 10u);
+  for (int i = 0; i < 10; ++i)
+    EXPECT_NEAR(j["probabilities"][i].get<double>(), out(i, 0), 1e-5 * (1 + out(i, 0)));
+  r = app->handle({"GET", "/api/model", "", ""});
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_NE(r.body.find("conv:4:5,maxpool:2"), std::string::npos) << r.body;
 }
 
 TEST(ServeApp, PngIsFramedAsNnetPredictFramesIt) {
