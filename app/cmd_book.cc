@@ -58,7 +58,11 @@ int run_ensemble(const Recipe& r, const std::vector<std::string>& args, int* exi
     return fail(
         UsageError("book " + r.name + ": --save: the ensemble saves " + r.name + "-K.json itself"));
   const std::string seed_flag = flag_value(args, "--seed");
-  const long seed0 = seed_flag.empty() ? 1 : std::strtol(seed_flag.c_str(), nullptr, 10);
+  char* end = nullptr;
+  const long seed0 = seed_flag.empty() ? 1 : std::strtol(seed_flag.c_str(), &end, 10);
+  if (!seed_flag.empty() && (*end != '\0' || seed0 < 0 || seed0 > 4294967295L - r.ensemble))
+    return fail(UsageError("book " + r.name + ": --seed: expected an unsigned integer, found '" +
+                           seed_flag + "'"));
   std::vector<std::string> eval{"eval"};
   for (int k = 1; k <= r.ensemble; ++k) {
     const std::string model = r.name + "-" + std::to_string(k) + ".json";

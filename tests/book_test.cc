@@ -109,6 +109,11 @@ TEST(BookRecipes, EnsembleTrainsFiveNetsAndVotes) {
   r = testing::run_command("cd '" + dir + "' && '" + NNET_BINARY +
                            "' book ch6-ensemble --data . --save x.json");
   EXPECT_EQ(r.exit_code, 2) << r.err;
+  r = testing::run_command("cd '" + dir + "' && '" + NNET_BINARY +
+                           "' book ch6-ensemble --data . --seed abc");
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("--seed: expected an unsigned integer, found 'abc'"), std::string::npos)
+      << r.err;
   fs::remove_all(dir);
 }
 
