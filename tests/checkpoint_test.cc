@@ -227,6 +227,28 @@ TEST(Divergence, CostsNeverHideNaN) {
 
 // In-process and deterministic: stop after the 20th mini-batch (mid-epoch), save through the
 // file format, resume in a fresh network, and compare with an uninterrupted run.
+// Trains `b` until should_stop has been polled `polls` times, then returns the checkpoint written
+// on that stop, serialized and parsed back (so resuming goes through the file format).
+void interrupt_and_checkpoint(Network& b, const Dataset& d, const TrainOptions& o, int polls,
+                              TrainState* sb, Checkpoint* out) {
+  int batches = 0;
+  std::string saved;
+  TrainCallbacks cb;
+  cb.should_stop = [&] { return ++batches == polls; };
+  cb.on_checkpoint = [&](const TrainState& s) {
+    Checkpoint c;
+    c.options = c.data = nlohmann::json::object();
+    c.params = b.params();
+    c.state = s;
+    saved = serialize_checkpoint(c);
+    return Status::Ok();
+  };
+  Status st = train(b, d, &d, o, cb, sb);
+  ASSERT_EQ(st.code(), Code::kInterrupted) << st.message();
+  st = parse_checkpoint(saved, "mem", out);
+  ASSERT_TRUE(st.ok()) << st.message();
+}
+
 TEST(CheckpointResume, MidEpochThroughTheFileIsBitIdentical) {
   Dataset d;
   d.rows = d.cols = 4;
@@ -255,23 +277,8 @@ TEST(CheckpointResume, MidEpochThroughTheFileIsBitIdentical) {
   Network b(arch);
   init_params(b, Init::kDefault, 9);
   TrainState sb = initial_state(b, d.size(), o);
-  int batches = 0;
-  std::string saved;
-  TrainCallbacks cb;
-  cb.should_stop = [&] { return ++batches == 20; };
-  cb.on_checkpoint = [&](const TrainState& s) {
-    Checkpoint c;
-    c.options = c.data = nlohmann::json::object();
-    c.params = b.params();
-    c.state = s;
-    saved = serialize_checkpoint(c);
-    return Status::Ok();
-  };
-  Status st = train(b, d, &d, o, cb, &sb);
-  ASSERT_EQ(st.code(), Code::kInterrupted) << st.message();
   Checkpoint c;
-  st = parse_checkpoint(saved, "mem", &c);
-  ASSERT_TRUE(st.ok()) << st.message();
+  ASSERT_NO_FATAL_FAILURE(interrupt_and_checkpoint(b, d, o, 20, &sb, &c));
   EXPECT_EQ(c.state.epoch, 1);
   EXPECT_EQ(c.state.batch_pos, 5u);  // should_stop is also polled once after each epoch
 
@@ -334,23 +341,8 @@ TEST_P(ConvStackResume, MidEpochIsBitIdentical) {
   Network b(arch);
   init_params(b, Init::kNetwork3, 4);
   TrainState sb = initial_state(b, d.size(), o);
-  int batches = 0;
-  std::string saved;
-  TrainCallbacks cb;
-  cb.should_stop = [&] { return ++batches == 19; };
-  cb.on_checkpoint = [&](const TrainState& s) {
-    Checkpoint c;
-    c.options = c.data = nlohmann::json::object();
-    c.params = b.params();
-    c.state = s;
-    saved = serialize_checkpoint(c);
-    return Status::Ok();
-  };
-  Status st = train(b, d, &d, o, cb, &sb);
-  ASSERT_EQ(st.code(), Code::kInterrupted) << st.message();
   Checkpoint c;
-  st = parse_checkpoint(saved, "mem", &c);
-  ASSERT_TRUE(st.ok()) << st.message();
+  ASSERT_NO_FATAL_FAILURE(interrupt_and_checkpoint(b, d, o, 19, &sb, &c));
   EXPECT_EQ(c.state.epoch, 1);
   EXPECT_EQ(c.state.batch_pos, 5u);  // 13 + 1 polls in epoch 0, then 5 mini-batches of epoch 1
   EXPECT_NE(a.params(), b.params());
