@@ -11,6 +11,8 @@
 #include <type_traits>
 #include <vector>
 
+#include "ordered_sum.h"
+
 #if defined(__AVX512F__)
 // GCC 12's AVX-512 headers (also used by Eigen) trip -Wmaybe-uninitialized
 // (_mm512_undefined_ps): a false alarm.
@@ -852,7 +854,7 @@ void backward_params_eigen(const Geometry& g, const T* X, int ldx, const T* dZ, 
       Eigen::Map<const RowMat<T>> cm(col, patch, P);
       Eigen::Map<const RowMat<T>> dz(dZ + size_t(j) * ldz, F, P);
       gw.noalias() += dz * cm.transpose();
-      gb += dz.rowwise().sum();
+      add_row_sums(dz, gb);  // not rowwise().sum(): ordered_sum.h
     }
   });
   for (int i = 0; i < chunks; ++i) {

@@ -7,6 +7,7 @@
 #include "conv.h"
 #include "kernels.h"
 #include "nnet/pyrandom.h"
+#include "ordered_sum.h"
 
 namespace nnet {
 
@@ -69,7 +70,7 @@ void activate(Activation act, const Eigen::Ref<const MatrixT<T>>& z, Eigen::Ref<
       for (Eigen::Index j = 0; j < z.cols(); ++j) {
         const T mx = z.col(j).maxCoeff();
         a.col(j) = (z.col(j).array() - mx).exp().matrix();
-        a.col(j) /= a.col(j).sum();
+        a.col(j) /= ordered_sum(a.col(j));
       }
       break;
   }
@@ -493,14 +494,7 @@ void dense_layer_backward(const NetworkT<T>& net, int i, Input<T> x, int m, Work
   typename NetworkT<T>::MatrixMap gw(grad + net.weight_offset(l), net.rows(l), net.cols(l));
   typename NetworkT<T>::VectorMap gb(grad + net.bias_offset(l), net.rows(l));
   gw.noalias() += d * X.transpose();
-  // Each row summed in column order: Eigen's vectorised rowwise().sum() adds in an order that
-  // depends on where gb lies in memory, which made results depend on the heap layout (a resumed
-  // run differed from an uninterrupted one in the last bits).
-  for (Eigen::Index r = 0; r < d.rows(); ++r) {
-    T s = T(0);
-    for (int j = 0; j < m; ++j) s += d(r, j);
-    gb[r] += s;
-  }
+  add_row_sums(d, gb);  // not rowwise().sum(): ordered_sum.h
   if (i > 0) ws.delta[i - 1].leftCols(m).noalias() = net.weight(l).transpose() * d;
 }
 
@@ -724,7 +718,7 @@ void backward(const NetworkT<T>& net, const NonDeduced<Eigen::Ref<const MatrixT<
       gw.noalias() += d * x.leftCols(m).transpose();
     else
       gw.noalias() += d * ws.a[l - 1].leftCols(m).transpose();
-    gb += d.rowwise().sum();
+    add_row_sums(d, gb);  // not rowwise().sum(): ordered_sum.h
     if (l == 0) break;
     auto dp = ws.delta[l - 1].leftCols(m);  // (sizes[l], m)
     dp.noalias() = net.weight(l).transpose() * d;

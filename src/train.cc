@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "nnet/pyrandom.h"
+#include "ordered_sum.h"
 
 namespace nnet {
 
@@ -406,9 +407,11 @@ Status train(Network& net, const Dataset& training, const Dataset* evaluation,
         const float* g = chunked->gradient();
         if (finite && opts.record_gradients) {
           for (int l = 0; l < L; ++l) {
-            bias_norm_sum[l] += ConstVectorMap(g + net.bias_offset(l), net.rows(l)).norm() / m;
+            bias_norm_sum[l] +=
+                ordered_norm(ConstVectorMap(g + net.bias_offset(l), net.rows(l))) / m;
             weight_norm_sum[l] +=
-                ConstMatrixMap(g + net.weight_offset(l), net.rows(l), net.cols(l)).norm() / m;
+                ordered_norm(ConstMatrixMap(g + net.weight_offset(l), net.rows(l), net.cols(l))) /
+                m;
           }
         }
         if (finite) apply_update(net, g, rule, velocity);
@@ -427,9 +430,11 @@ Status train(Network& net, const Dataset& training, const Dataset* evaluation,
         finite = ws.delta.back().leftCols(m).allFinite();
         if (finite) {
           for (int l = 0; l < L; ++l) {
-            bias_norm_sum[l] += VectorMap(grad.data() + net.bias_offset(l), net.rows(l)).norm() / m;
-            weight_norm_sum[l] +=
-                MatrixMap(grad.data() + net.weight_offset(l), net.rows(l), net.cols(l)).norm() / m;
+            bias_norm_sum[l] +=
+                ordered_norm(VectorMap(grad.data() + net.bias_offset(l), net.rows(l))) / m;
+            weight_norm_sum[l] += ordered_norm(MatrixMap(grad.data() + net.weight_offset(l),
+                                                         net.rows(l), net.cols(l))) /
+                                  m;
           }
           apply_update(net, grad.data(), rule, velocity);
         }
