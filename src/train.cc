@@ -337,6 +337,14 @@ Status train(Network& net, const Dataset& training, const Dataset* evaluation,
   Eigen::MatrixXf y(net.outputs(), gm);                                      // (outputs, batch)
   std::vector<float> grad(opts.record_gradients ? net.params().size() : 0);  // params layout
   std::vector<double> bias_norm_sum(L), weight_norm_sum(L);
+  // Adds one mini-batch's per-layer gradient norms (of the mean cost) for --record-gradients.
+  auto add_grad_norms = [&](const float* g, int m) {
+    for (int l = 0; l < L; ++l) {
+      bias_norm_sum[l] += ordered_norm(ConstVectorMap(g + net.bias_offset(l), net.rows(l))) / m;
+      weight_norm_sum[l] +=
+          ordered_norm(ConstMatrixMap(g + net.weight_offset(l), net.rows(l), net.cols(l))) / m;
+    }
+  };
 
   // The health probe reads what each step left in the workspace (some mini-batches); never writes.
   std::unique_ptr<HealthProbe> probe;
@@ -406,13 +414,7 @@ Status train(Network& net, const Dataset& training, const Dataset* evaluation,
             chunked->compute(net, cols.data(), labels.data(), m, use_dropout, coll, &finite));
         const float* g = chunked->gradient();
         if (finite && opts.record_gradients) {
-          for (int l = 0; l < L; ++l) {
-            bias_norm_sum[l] +=
-                ordered_norm(ConstVectorMap(g + net.bias_offset(l), net.rows(l))) / m;
-            weight_norm_sum[l] +=
-                ordered_norm(ConstMatrixMap(g + net.weight_offset(l), net.rows(l), net.cols(l))) /
-                m;
-          }
+          add_grad_norms(g, m);
         }
         if (finite) apply_update(net, g, rule, velocity);
       } else if (!opts.record_gradients) {
@@ -429,13 +431,7 @@ Status train(Network& net, const Dataset& training, const Dataset* evaluation,
         backward(net, x, y, m, ws, grad.data(), use_dropout);
         finite = ws.delta.back().leftCols(m).allFinite();
         if (finite) {
-          for (int l = 0; l < L; ++l) {
-            bias_norm_sum[l] +=
-                ordered_norm(VectorMap(grad.data() + net.bias_offset(l), net.rows(l))) / m;
-            weight_norm_sum[l] += ordered_norm(MatrixMap(grad.data() + net.weight_offset(l),
-                                                         net.rows(l), net.cols(l))) /
-                                  m;
-          }
+          add_grad_norms(grad.data(), m);
           apply_update(net, grad.data(), rule, velocity);
         }
       }
