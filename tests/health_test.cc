@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <fstream>
 #include <iterator>
 #include <memory>
@@ -283,6 +284,65 @@ TEST(HealthHints, NoHintOnTheBooksConvRecipes) {
 TEST(HealthHints, NoHintOnTheBooksDropoutRecipe) {
   NNET_REQUIRE_SHARED_DATA(dir);
   expect_no_hint_in_conv_recipe("ch6-dropout");
+}
+
+// The probe's counts on a workspace filled by hand: two images through [784, 3, 10], so every
+// figure below is worked out on paper (and the vectorised counting loops are checked directly).
+TEST(HealthProbe, CountsHandComputedEvidence) {
+  for (Activation hidden : {Activation::kSigmoid, Activation::kRelu}) {
+    SCOPED_TRACE(name(hidden));
+    Architecture arch = sigmoid_architecture({784, 3, 10});
+    arch.activations[0] = hidden;
+    Network net(arch);
+    Workspace ws = make_workspace(net, 2);
+    // Hidden activations (3, 2). Sigmoid: unit 0 is saturated on both images (high, then low: >=
+    // 95% of 2), unit 2 on one only. ReLU: unit 0 is zero on both (dead), units 1 and 2 fire once
+    // each.
+    if (hidden == Activation::kSigmoid)
+      ws.a[0].leftCols(2) << 0.995f, 0.001f, 0.5f, 0.6f, 0.005f, 0.3f;
+    else
+      ws.a[0].leftCols(2) << 0.0f, 0.0f, 1.0f, 0.0f, 0.0f, 2.0f;
+    // Outputs (10, 2), both labelled 1: image 0 is right (0.9 on class 1); image 1 says class 0
+    // with both class 0 (0.995) and class 1 (0.005) pinned on the wrong side: 2 of 20 outputs.
+    ws.a[1].leftCols(2).setConstant(0.1f);
+    ws.a[1](1, 0) = 0.9f;
+    ws.a[1](0, 1) = 0.995f;
+    ws.a[1](1, 1) = 0.005f;
+    // dC/dz: hidden columns {1, 2, 2} + {1, 0, 2} = {2, 2, 4}, |.| = sqrt(24), over m = 2;
+    // output {0.5, -0.5, 0...} + {0.5, 0.5, 0...} = {1, 0, ...}, |.| = 1, over 2.
+    ws.delta[0].leftCols(2) << 1, 1, 2, 0, 2, 2;
+    ws.delta[1].leftCols(2).setZero();
+    ws.delta[1](0, 0) = 0.5f;
+    ws.delta[1](1, 0) = -0.5f;
+    ws.delta[1](0, 1) = 0.5f;
+    ws.delta[1](1, 1) = 0.5f;
+    const uint8_t labels[2] = {1, 1};
+    HealthProbe probe(net, 2, nullptr, TrainOptions{});
+    probe.see_batch(net, ws, labels, 2, 0);
+    EpochReport rep;
+    probe.observe(net, &rep);
+    const EpochHealth& h = rep.health;
+    EXPECT_EQ(h.sample, 2);
+    EXPECT_DOUBLE_EQ(h.sample_accuracy, 0.5);
+    EXPECT_EQ(h.top_class, 0);  // one vote each for 0 and 1: the first maximum, like np.argmax
+    EXPECT_DOUBLE_EQ(h.top_class_share, 0.5);
+    EXPECT_DOUBLE_EQ(h.output_saturation, 0.1);
+    // Quadratic: (9 * 0.1^2 + 0.1^2) / 2 and (2 * 0.995^2 + 8 * 0.1^2) / 2, averaged.
+    const double c0 = 0.5 * (9 * 0.01 + 0.01), c1 = 0.5 * (2 * 0.995 * 0.995 + 8 * 0.01);
+    EXPECT_NEAR(h.sample_cost, (c0 + c1) / 2, 1e-6);
+    ASSERT_EQ(h.saturated_share.size(), 1u);
+    ASSERT_EQ(h.dead_share.size(), 1u);
+    if (hidden == Activation::kSigmoid) {
+      EXPECT_DOUBLE_EQ(h.saturated_share[0], 1.0 / 3);
+      EXPECT_TRUE(std::isnan(h.dead_share[0]));
+    } else {
+      EXPECT_DOUBLE_EQ(h.dead_share[0], 1.0 / 3);
+      EXPECT_TRUE(std::isnan(h.saturated_share[0]));
+    }
+    ASSERT_EQ(h.bias_grad_norm.size(), 2u);
+    EXPECT_DOUBLE_EQ(h.bias_grad_norm[0], std::sqrt(24.0) / 2);
+    EXPECT_DOUBLE_EQ(h.bias_grad_norm[1], 0.5);
+  }
 }
 
 // Watching reads, never writes: the same weights and figures, bit for bit, with hints on and off,
