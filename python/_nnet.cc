@@ -6,6 +6,7 @@
 #include <pybind11/stl.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -13,6 +14,7 @@
 #include <vector>
 
 #include "nnet/data.h"
+#include "nnet/health.h"
 #include "nnet/image.h"
 #include "nnet/model_io.h"
 #include "nnet/network.h"
@@ -368,6 +370,31 @@ py::array bias_view(py::object self, int l) {
                             n.params().data() + n.bias_offset(l), self);
 }
 
+// NaN (a figure that does not apply) as None, like `--history`'s null.
+py::object maybe(double v) { return std::isnan(v) ? py::object(py::none()) : py::float_(v); }
+
+py::list maybe_list(const std::vector<double>& v) {
+  py::list out;
+  for (double x : v) out.append(maybe(x));
+  return out;
+}
+
+// The probe's evidence for one epoch: the keys of `--history`'s "health" block.
+py::dict health_dict(const EpochHealth& h) {
+  py::dict d;
+  d["sample"] = h.sample;
+  d["output_saturation"] = maybe(h.output_saturation);
+  d["sample_cost"] = maybe(h.sample_cost);
+  d["sample_accuracy"] = maybe(h.sample_accuracy);
+  d["top_class"] = h.top_class;
+  d["top_class_share"] = maybe(h.top_class_share);
+  d["dead_share"] = maybe_list(h.dead_share);
+  d["saturated_share"] = maybe_list(h.saturated_share);
+  d["bias_grad_norm"] = maybe_list(h.bias_grad_norm);
+  d["seconds"] = h.seconds;
+  return d;
+}
+
 py::dict report_dict(const EpochReport& r) {
   py::dict d;
   d["epoch"] = r.epoch;
@@ -380,6 +407,7 @@ py::dict report_dict(const EpochReport& r) {
   d["evaluation_total"] = r.evaluation_total;
   d["train_seconds"] = r.train_seconds;
   d["eval_seconds"] = r.eval_seconds;
+  if (r.health.measured()) d["health"] = health_dict(r.health);
   return d;
 }
 
@@ -395,9 +423,10 @@ void check_labels(const PyData& d, const Network& net, const char* what) {
 }
 
 // Runs train(); `write` gets each epoch's lines (exactly the CLI's), `callback` a report dict and
-// stops training by returning True. Ctrl-C raises KeyboardInterrupt after the current mini-batch.
+// stops training by returning True, `on_hint` each hint (options["hints"] turns the probe on) as
+// a dict (kind, epoch, message). Ctrl-C raises KeyboardInterrupt after the current mini-batch.
 py::list train_net(PyNet& p, const PyData& training, const PyData* evaluation, py::dict kw,
-                   py::object write, py::object callback) {
+                   py::object write, py::object callback, py::object on_hint) {
   TrainOptions o;
   for (auto item : kw) {
     const std::string k = py::str(item.first);
@@ -434,6 +463,8 @@ py::list train_net(PyNet& p, const PyData& training, const PyData* evaluation, p
       o.conv_threads = v.cast<int>();
     else if (k == "shuffle")
       o.shuffle = v.cast<bool>();
+    else if (k == "hints")
+      o.watch_health = v.cast<bool>();
     else if (k == "l2_style") {
       const std::string st = v.cast<std::string>();
       if (st == "network2")
@@ -463,6 +494,20 @@ py::list train_net(PyNet& p, const PyData& training, const PyData* evaluation, p
         py::object res = callback(report_dict(r));
         if (res.is(py::bool_(true))) stop_asked = true;
       }
+    } catch (py::error_already_set& e) {
+      e.restore();
+      py_error = true;
+    }
+  };
+  cb.on_hint = [&](const Hint& h) {
+    py::gil_scoped_acquire gil;
+    if (py_error || on_hint.is_none()) return;
+    try {
+      py::dict d;
+      d["kind"] = name(h.kind);
+      d["epoch"] = h.epoch;  // -1: the data hints, before training
+      d["message"] = h.message;
+      on_hint(d);
     } catch (py::error_already_set& e) {
       e.restore();
       py_error = true;
@@ -785,7 +830,8 @@ PYBIND11_MODULE(_nnet, m) {
       .def("params_ptr",
            [](const PyNet& p) { return reinterpret_cast<uintptr_t>(p.m.net.params().data()); })
       .def("train", &train_net, py::arg("training"), py::arg("evaluation").none(true),
-           py::arg("options"), py::arg("write").none(true), py::arg("callback").none(true))
+           py::arg("options"), py::arg("write").none(true), py::arg("callback").none(true),
+           py::arg("on_hint").none(true) = py::none())
       .def("train_reference", &train_reference, py::arg("training"),
            py::arg("evaluation").none(true), py::arg("options"), py::arg("init"),
            py::arg("write").none(true), py::arg("callback").none(true))

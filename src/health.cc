@@ -155,7 +155,7 @@ HealthProbe::HealthProbe(const Network& net, size_t training_size, const Dataset
 void HealthProbe::reset_epoch(const Network& net) {
   const int L = net.layers();
   seen_ = correct_ = pinned_ = outputs_seen_ = 0;
-  cost_sum_ = seconds_ = 0;
+  cost_sum_ = cost_sq_sum_ = seconds_ = 0;
   batches_seen_ = 0;
   predicted_.assign(net.outputs(), 0);
   active_.resize(std::max(L - 1, 0));
@@ -181,7 +181,9 @@ void HealthProbe::see_batch(const Network& net, const Workspace& ws, const uint8
       if (a[k] > a[arg]) arg = k;  // first maximum, like np.argmax
     ++predicted_[arg];
     correct_ += (arg == labels[j]);
-    cost_sum_ += sample_cost(cost, a, outs, labels[j]);
+    const double c = sample_cost(cost, a, outs, labels[j]);
+    cost_sum_ += c;
+    cost_sq_sum_ += c * c;
     if (sigmoid_out) {
       for (int k = 0; k < outs; ++k) {
         const bool target = k == labels[j];
@@ -261,6 +263,10 @@ std::vector<Hint> HealthProbe::observe(const Network& net, EpochReport* rep) {
   const Cost cost = net.arch().cost;
   h.sample = static_cast<int>(seen_);
   h.sample_cost = cost_sum_ / static_cast<double>(seen_);
+  // Each epoch samples other images, so its mean cost moves by this much without any trend.
+  const double cost_var =
+      std::max(0.0, cost_sq_sum_ / static_cast<double>(seen_) - h.sample_cost * h.sample_cost);
+  const double cost_se = std::sqrt(cost_var / static_cast<double>(seen_));
   h.sample_accuracy = static_cast<double>(correct_) / static_cast<double>(seen_);
   h.top_class =
       static_cast<int>(std::max_element(predicted_.begin(), predicted_.end()) - predicted_.begin());
@@ -295,6 +301,9 @@ std::vector<Hint> HealthProbe::observe(const Network& net, EpochReport* rep) {
                                     static_cast<double>(rep->evaluation_total)
                               : EpochHealth::kNone;
   past_.push_back(h);
+  const bool full_cost = rep->training_cost >= 0;  // monitored: exact, on all training images
+  cost_.push_back(full_cost ? rep->training_cost : h.sample_cost);
+  cost_se_.push_back(full_cost ? 0.0 : cost_se);
   eval_acc_.push_back(eval_acc);
   const std::string at = "hint: " + epoch_prefix(epoch);
   const bool quadratic = cost == Cost::kQuadratic;
@@ -393,45 +402,29 @@ std::vector<Hint> HealthProbe::observe(const Network& net, EpochReport* rep) {
            &hints);
   }
 
-  // Overfitting: training accuracy (the report's, else the sample's) far above evaluation
-  // accuracy, with no better evaluation accuracy for overfit_stall epochs.
-  if (!std::isnan(eval_acc)) {
-    const double train_acc =
-        rep->training_correct >= 0 && rep->training_total > 0
-            ? static_cast<double>(rep->training_correct) / static_cast<double>(rep->training_total)
-            : h.sample_accuracy;
-    size_t best = 0;
-    for (size_t i = 0; i < eval_acc_.size(); ++i)
-      if (eval_acc_[i] > eval_acc_[best]) best = i;
-    const size_t since = eval_acc_.size() - 1 - best;
-    if (train_acc - eval_acc >= t_.overfit_gap && since >= static_cast<size_t>(t_.overfit_stall))
-      fire(HintKind::kOverfitting, epoch,
-           at + "training accuracy " + pct(train_acc) + " vs evaluation " + pct(eval_acc) +
-               ", no better evaluation accuracy for " + std::to_string(since) + " epochs (best " +
-               pct(eval_acc_[best]) + "): overfitting (chapter 3); try " +
-               (lambda_ > 0 ? "a larger --lambda" : "--lambda 0.1") +
-               ", --early-stop 10, or more training data",
-           &hints);
-  }
-
   // Learning rate: within the last 5 epochs, bad_epochs epochs whose evaluation accuracy fell by
-  // accuracy_drop or more, or whose sample cost rose by cost_rise or more (rising or oscillating).
+  // accuracy_drop or more, or whose training cost rose by cost_rise or more (rising or
+  // oscillating). A sampled cost must also rise by more than its noise (cost_rise_z standard
+  // errors of the difference): the book's healthy runs see 10-30% rises from one 1,000-image
+  // sample to the next.
   if (past_.size() >= 2) {
     const size_t first = past_.size() > 5 ? past_.size() - 5 : 1;
     int bad = 0;
     std::string evidence;
     for (size_t i = first; i < past_.size(); ++i) {
       const double drop = eval_acc_[i - 1] - eval_acc_[i];  // NaN without evaluation
-      const double rise = past_[i].sample_cost / past_[i - 1].sample_cost - 1.0;
-      const bool fell = drop >= t_.accuracy_drop, rose = rise >= t_.cost_rise;
+      const double rise = cost_[i] / cost_[i - 1] - 1.0;
+      const double noise = std::hypot(cost_se_[i], cost_se_[i - 1]);
+      const bool fell = drop >= t_.accuracy_drop,
+                 rose = rise >= t_.cost_rise && cost_[i] - cost_[i - 1] >= t_.cost_rise_z * noise;
       if (!fell && !rose) continue;
       ++bad;
       const int e = epoch - static_cast<int>(past_.size() - 1 - i);
       evidence +=
           (evidence.empty() ? "" : ", ") + std::string("epoch ") + std::to_string(e) +
           (fell ? " evaluation accuracy " + pct(eval_acc_[i - 1]) + " -> " + pct(eval_acc_[i])
-                : " training cost " + num(past_[i - 1].sample_cost) + " -> " +
-                      num(past_[i].sample_cost));
+                : (cost_se_[i] > 0 ? " sampled training cost " : " training cost ") +
+                      num(cost_[i - 1]) + " -> " + num(cost_[i]));
     }
     if (bad >= t_.bad_epochs)
       fire(HintKind::kLearningRate, epoch,
@@ -441,6 +434,34 @@ std::vector<Hint> HealthProbe::observe(const Network& net, EpochReport* rep) {
                num(rep->eta / 4, "%g") + " or --schedule plateau",
            &hints);
   }
+  // Overfitting: training accuracy (the report's, else the sample's) far above evaluation
+  // accuracy, with no better evaluation accuracy for overfit_stall epochs or a quarter of the run,
+  // whichever is longer: learning slows as it goes, and a long run that still creeps up (the book's
+  // ch3-regularized, 400 epochs) stalls for 10-50 epochs at a time by chance.
+  if (!std::isnan(eval_acc)) {
+    const double train_acc =
+        rep->training_correct >= 0 && rep->training_total > 0
+            ? static_cast<double>(rep->training_correct) / static_cast<double>(rep->training_total)
+            : h.sample_accuracy;
+    size_t best = 0;
+    for (size_t i = 0; i < eval_acc_.size(); ++i)
+      if (eval_acc_[i] > eval_acc_[best]) best = i;
+    const size_t since = eval_acc_.size() - 1 - best;
+    const double stall =
+        std::max<double>(t_.overfit_stall,
+                         std::ceil(t_.overfit_stall_share * static_cast<double>(eval_acc_.size())));
+    // An unstable run (the learning-rate hint) opens gaps of its own: that hint explains them.
+    if (train_acc - eval_acc >= t_.overfit_gap && static_cast<double>(since) >= stall &&
+        !fired_.count(HintKind::kLearningRate))
+      fire(HintKind::kOverfitting, epoch,
+           at + "training accuracy " + pct(train_acc) + " vs evaluation " + pct(eval_acc) +
+               ", no better evaluation accuracy for " + std::to_string(since) + " epochs (best " +
+               pct(eval_acc_[best]) + "): overfitting (chapter 3); try " +
+               (lambda_ > 0 ? "a larger --lambda" : "--lambda 0.1") +
+               ", --early-stop 10, or more training data",
+           &hints);
+  }
+
   h.seconds =
       watched + std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   rep->health = std::move(h);

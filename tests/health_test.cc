@@ -156,10 +156,13 @@ TEST(HealthHints, ExplodingGradientWithLargeReluWeightsWithinThreeEpochs) {
   }
 }
 
-TEST(HealthHints, OverfittingOnTheBooksThousandImagesWithinEightyEpochs) {
+// The book's 1,000-image run creeps from 80.7% to 81.3% between epochs 50 and 400: after epoch 60
+// it goes 21 epochs (a quarter of the run) without a better evaluation accuracy.
+TEST(HealthHints, OverfittingOnTheBooksThousandImagesWithinNinetyEpochs) {
   NNET_REQUIRE_SHARED_DATA(dir);
-  const std::string h = expect_hint("book ch3-overfitting --epochs 80", "overfitting");
-  EXPECT_GE(hint_epoch(h), HealthThresholds{}.overfit_stall) << h;
+  const std::string h = expect_hint("book ch3-overfitting --epochs 90", "overfitting");
+  EXPECT_GE(hint_epoch(h), 4 * HealthThresholds{}.overfit_stall) << h;
+  EXPECT_LE(hint_epoch(h), 89) << h;
   EXPECT_TRUE(std::regex_search(h, std::regex("training accuracy [0-9.]+% vs evaluation [0-9.]+%, "
                                               "no better evaluation accuracy for [0-9]+ epochs")))
       << h;
@@ -173,6 +176,40 @@ TEST(HealthHints, LearningRateTooHighWithinEightEpochs) {
   EXPECT_LE(hint_epoch(h), 7) << h;
   EXPECT_TRUE(std::regex_search(h, std::regex("evaluation accuracy [0-9.]+% -> [0-9.]+%"))) << h;
   EXPECT_NE(h.find("try --eta 1.5"), std::string::npos) << h;
+}
+
+// Chapter 3's learning-rate figure (multiple_eta.py): cross-entropy, lambda 5.0, 1,000 images, 30
+// epochs. At eta 2.5 the evaluation accuracy falls back twice within five epochs; at eta 5 the
+// monitored training cost (all 1,000 images, exact) rises by 10% or more twice; at the book's
+// eta 0.25 neither happens. The unstable runs get no overfitting hint on top.
+TEST(HealthHints, LearningRateOnTheBooksMultipleEtaRuns) {
+  NNET_REQUIRE_SHARED_DATA(dir);
+  const std::string common =
+      "train --cost cross-entropy --init default --lambda 5 --train-size 1000 --epochs 30 ";
+  CommandResult r = run_nnet(common + "--eta 2.5 --data '" + pkl() + "'");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::vector<std::string> lines = hint_lines(r.err);
+  ASSERT_EQ(lines.size(), 1u) << r.err;
+  EXPECT_LE(hint_epoch(lines[0]), 6) << lines[0];
+  EXPECT_TRUE(std::regex_search(lines[0], std::regex("evaluation accuracy [0-9.]+% -> [0-9.]+%")))
+      << lines[0];
+  EXPECT_NE(lines[0].find("learning rate is too high (chapter 3); try --eta 0.625"),
+            std::string::npos)
+      << lines[0];
+  r = run_nnet(common + "--eta 5 --eval none --monitor training-cost --data '" + pkl() + "'");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  lines = hint_lines(r.err);
+  ASSERT_EQ(lines.size(), 1u) << r.err;
+  EXPECT_LE(hint_epoch(lines[0]), 6) << lines[0];
+  EXPECT_TRUE(std::regex_search(
+      lines[0], std::regex(R"(\(epoch [0-9]+ training cost [0-9.]+ -> [0-9.]+, epoch [0-9]+ )"
+                           R"(training cost [0-9.]+ -> [0-9.]+\))")))
+      << lines[0];
+  for (const char* monitors : {"", "--eval none --monitor training-cost "}) {
+    r = run_nnet(common + monitors + "--eta 0.25 --data '" + pkl() + "'");
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_TRUE(hint_lines(r.err).empty()) << monitors << "\n" << r.err;
+  }
 }
 
 TEST(HealthHints, DataTooSmallAndMissingClassBeforeTraining) {
@@ -262,6 +299,23 @@ TEST(HealthHints, NoHintOnTheHealthyBookRecipes) {
     EXPECT_TRUE(hint_lines(r.err).empty()) << rec.name << ":\n" << r.err;
   }
   EXPECT_GE(checked, 11);  // chapters 1, 3 and 5 and ch6-fc100
+}
+
+// The same recipes at their full length (0.5-3.5 s each here): the sampled training cost moves
+// 10-30% between epochs by chance, and a 400-epoch run stalls 10-50 epochs at a time, so the
+// shortened runs above cannot show that the learning-rate and overfitting rules stay quiet.
+TEST(HealthHints, NoHintOnTheHealthyBookRecipesAtFullLength) {
+  NNET_REQUIRE_SHARED_DATA(dir);
+  int checked = 0;
+  for (const Recipe& rec : book_recipes()) {
+    if (rec.name == "ch3-overfitting" || rec.name == "ch5-4-hidden") continue;
+    if (is_conv_recipe(rec)) continue;
+    ++checked;
+    CommandResult r = run_nnet("book " + rec.name + " --data '" + pkl() + "'");
+    ASSERT_EQ(r.exit_code, 0) << rec.name << ": " << r.err;
+    EXPECT_TRUE(hint_lines(r.err).empty()) << rec.name << ":\n" << r.err;
+  }
+  EXPECT_GE(checked, 11);
 }
 
 // The chapter-6 conv recipes, 3 epochs each (1-30 s an epoch here). ch6-conv2 (sigmoid) sits on

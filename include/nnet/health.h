@@ -46,21 +46,23 @@ struct Hint {
 
 // The thresholds the hints fire on (also drawn by plot_health). Shares are in [0, 1].
 struct HealthThresholds {
-  double output_saturation = 0.5;  // share of outputs pinned (<0.01 or >0.99) on the wrong side
-  int output_epochs = 3;           // ... for this many epochs in a row (quadratic cost only)
-  double one_class = 0.9;          // share of the sample predicted as one class ...
-  int one_class_epochs = 2;        // ... for this many epochs in a row
-  double dead_units = 0.5;         // share of a ReLU layer's units never active on the sample
-  double saturated_units = 0.5;    // share of a sigmoid/tanh layer's units saturated on >= 95%
-  int unit_epochs = 2;             //   of the sample, for this many epochs in a row
-  double gradient_ratio = 100;     // first/last layer |dC/db| ratio beyond 1/x or x ...
-  int gradient_epochs = 3;         // ... for this many epochs in a row
-  double overfit_gap = 0.10;       // training minus evaluation accuracy ...
-  int overfit_stall = 10;          // ... with no better evaluation accuracy for this many epochs
-  double accuracy_drop = 0.02;     // an epoch whose evaluation accuracy fell this much, or ...
-  double cost_rise = 0.10;         // ... whose sample cost rose by this share or more, ...
-  int bad_epochs = 2;              // ... this many times within the last 5 epochs
-  double data_ratio = 50;          // parameters per training image above this
+  double output_saturation = 0.5;     // share of outputs pinned (<0.01 or >0.99) on the wrong side
+  int output_epochs = 3;              // ... for this many epochs in a row (quadratic cost only)
+  double one_class = 0.9;             // share of the sample predicted as one class ...
+  int one_class_epochs = 2;           // ... for this many epochs in a row
+  double dead_units = 0.5;            // share of a ReLU layer's units never active on the sample
+  double saturated_units = 0.5;       // share of a sigmoid/tanh layer's units saturated on >= 95%
+  int unit_epochs = 2;                //   of the sample, for this many epochs in a row
+  double gradient_ratio = 100;        // first/last layer |dC/db| ratio beyond 1/x or x ...
+  int gradient_epochs = 3;            // ... for this many epochs in a row
+  double overfit_gap = 0.10;          // training minus evaluation accuracy ...
+  int overfit_stall = 10;             // ... with no better evaluation accuracy for this many epochs
+  double overfit_stall_share = 0.25;  // or this share of the epochs watched, if longer
+  double accuracy_drop = 0.02;        // an epoch whose evaluation accuracy fell this much, or ...
+  double cost_rise = 0.10;            // ... whose training cost rose by this share or more (and,
+  double cost_rise_z = 3;             //   when sampled, by this many standard errors), ...
+  int bad_epochs = 2;                 // ... this many times within the last 5 epochs
+  double data_ratio = 50;             // parameters per training image above this
 };
 
 // What the probe measured after one epoch (all NaN / empty when it did not run).
@@ -119,7 +121,7 @@ class HealthProbe {
   std::vector<long> eval_class_count_;  // (10) evaluation labels per class
   // This epoch so far:
   long seen_ = 0, correct_ = 0, pinned_ = 0, outputs_seen_ = 0;
-  double cost_sum_ = 0, seconds_ = 0;
+  double cost_sum_ = 0, cost_sq_sum_ = 0, seconds_ = 0;
   int batches_seen_ = 0;
   std::vector<long> predicted_;               // (outputs) predictions per class
   std::vector<std::vector<uint8_t>> active_;  // per hidden layer, per unit: ever > 0 (ReLU)
@@ -128,6 +130,9 @@ class HealthProbe {
   std::vector<double> bias_grad_scratch_;
   // Past epochs:
   std::vector<EpochHealth> past_;
+  // (epochs) the training cost the learning-rate rule follows: the report's when monitored (the
+  // whole training set, with the L2 term), else the sample's, with its standard error (0: exact).
+  std::vector<double> cost_, cost_se_;
   std::vector<double> eval_acc_;  // evaluation accuracy per observed epoch (NaN if none)
   std::set<HintKind> fired_;
 };

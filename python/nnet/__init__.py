@@ -22,6 +22,15 @@ def _stdout_write(s):
     sys.stdout.flush()
 
 
+def _hint_options(hints, verbose):
+    """(probe on, print) for the hints= keyword: None follows verbose, True prints, False is off."""
+    if hints is None:
+        return True, bool(verbose)
+    if not isinstance(hints, bool):
+        raise TypeError(f"hints: expected True, False or None, found {hints!r}")
+    return hints, hints
+
+
 class _ParamList(list):
     """The list net.weights / net.biases returns: item assignment writes into the network."""
 
@@ -176,13 +185,16 @@ class Network:
     def SGD(self, training_data, epochs, mini_batch_size, eta, test_data=None, *, lmbda=0.0,
             evaluation_data=None, monitor_evaluation_cost=False, monitor_evaluation_accuracy=None,
             monitor_training_cost=False, monitor_training_accuracy=False, seed=None,
-            callback=None, verbose=True, reference=False, **options):
+            callback=None, verbose=True, reference=False, hints=None, **options):
         """network.py's SGD (and network2.py's keywords); prints the notebook's lines.
 
         Returns None like network.py, or network2's (evaluation_cost, evaluation_accuracy,
         training_cost, training_accuracy) lists when a network2 keyword is used.
         `callback(report)` runs after each epoch with a dict (epoch, training_cost,
         evaluation_correct, ...); returning True stops training there.
+        hints: the book's pitfalls, named as they happen (`nnet train`'s hint lines) and kept in
+        `self.hints_` (dicts: kind, epoch, message); None prints them to stderr when verbose,
+        True always, False turns the watching off. Training is the same either way.
         reference=True runs the book's own code in float64 (`nnet train --reference`): numpy
         seed = the network's seed, Python shuffle seed = `seed`; python2_shuffle=True for the
         book's Python 2.7 runs. It prints network.py's / network2.py's lines exactly.
@@ -201,11 +213,13 @@ class Network:
                     monitor_training_cost=bool(monitor_training_cost),
                     monitor_training_accuracy=bool(monitor_training_accuracy), **options)
         write = _stdout_write if verbose else None
-        if reference:
+        if reference:  # the book's code step for step; like `nnet train --reference`, unwatched
+            _hint_options(hints, verbose)
             init = self._net.init if self._init_given else ""
+            self.hints_ = []
             hist = self._net.train_reference(train, ev, opts, init, write, callback)
         else:
-            hist = self._net.train(train, ev, opts, write, callback)
+            hist = self._train(train, ev, opts, write, callback, hints, verbose)
         self.history_ = hist
         if not network2:
             return None
@@ -217,17 +231,30 @@ class Network:
 
     # --- numpy-first API -------------------------------------------------------------------
     def fit(self, X, y, epochs=30, batch_size=10, eta=3.0, validation_data=None, seed=None,
-            callback=None, verbose=False, **options):
+            callback=None, verbose=False, hints=None, **options):
         """Trains on (n, pixels) images and (n,) int labels (or (n, classes) one-hot); a
-        C-contiguous float32 X is used in place, without a copy. Returns self."""
+        C-contiguous float32 X is used in place, without a copy. Returns self. hints= as SGD's
+        (kept in self.hints_; printed when verbose)."""
         data = _arrays(X, y)
         ev = None if validation_data is None else _arrays(*validation_data, what="validation")
         opts = dict(epochs=int(epochs), batch=int(batch_size), eta=float(eta),
                     seed=self.seed if seed is None else int(seed),
                     monitor_evaluation_accuracy=ev is not None, **options)
-        self.history_ = self._net.train(data, ev, opts, _stdout_write if verbose else None,
-                                        callback)
+        self.history_ = self._train(data, ev, opts, _stdout_write if verbose else None, callback,
+                                    hints, verbose)
         return self
+
+    def _train(self, train, ev, opts, write, callback, hints, verbose):
+        watch, show = _hint_options(hints, verbose)
+        self.hints_ = []
+
+        def on_hint(h):
+            self.hints_.append(h)
+            if show:
+                sys.stderr.write(h["message"] + "\n")
+                sys.stderr.flush()
+
+        return self._net.train(train, ev, dict(opts, hints=watch), write, callback, on_hint)
 
     def predict_proba(self, X):
         """(n, outputs) output activations for (n, pixels) images."""

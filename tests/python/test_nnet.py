@@ -229,3 +229,57 @@ def test_conv_model_save_load_and_cli_eval(tmp_path, ext):
     assert out.startswith(f"{correct} / 1000\n")
     again = pickle.loads(pickle.dumps(back))
     np.testing.assert_array_equal(again.predict_proba(Xv[:20]), net.predict_proba(Xv[:20]))
+
+
+def cli_hints(*args):
+    """The hint lines `nnet train ARGS` prints on standard error."""
+    err = subprocess.run([os.environ.get("NNET_BINARY", os.path.join(ROOT, "build", "nnet")),
+                          "train", "--data", PKL, *args],
+                         capture_output=True, text=True, check=True).stderr
+    return [line for line in err.splitlines() if line.startswith("hint: ")]
+
+
+@need_data
+def test_sgd_names_the_pitfall_like_the_cli_and_trains_the_same(capsys):
+    # #15's example: the notebook's [784, 300, 10] at eta 0.1 gets every image in one class.
+    (X, y), _, (Xt, yt) = nnet.load_data(PKL)
+    train, test = nnet.notebook_format(X, y), nnet.notebook_format(Xt, yt, one_hot=False)
+    net = nnet.Network([784, 300, 10])
+    net.SGD(train, 2, 10, 0.1, test_data=test)
+    out, err = capsys.readouterr()
+    lines = err.splitlines()
+    assert lines == cli_hints("--sizes", "784,300,10", "--eta", "0.1", "--epochs", "2")
+    assert [(h["kind"], h["epoch"]) for h in net.hints_] == [("saturated-outputs", 1)]
+    assert "learning slowdown of chapter 3" in lines[0] and lines[0] == net.hints_[0]["message"]
+    health = net.history_[-1]["health"]
+    assert health["sample"] == 1000 and health["top_class_share"] == 1.0
+    assert len(health["bias_grad_norm"]) == 2 and health["dead_share"] == [None]
+    # hints=False: no line, no probe, the same notebook lines and weights bit for bit.
+    quiet = nnet.Network([784, 300, 10])
+    quiet.SGD(train, 2, 10, 0.1, test_data=test, hints=False)
+    out_off, err_off = capsys.readouterr()
+    assert out_off == out and err_off == "" and quiet.hints_ == []
+    assert "health" not in quiet.history_[-1]
+    for a, b in zip(net.weights + net.biases, quiet.weights + quiet.biases):
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(TypeError, match="hints"):
+        quiet.SGD(train, 1, 10, 0.1, hints="yes")
+
+
+@need_data
+def test_fit_keeps_hints_quietly_and_stacks_are_watched(capsys):
+    (X, y), _, _ = nnet.load_data(PKL)
+    # Four sigmoid fc layers: the vanishing gradient of chapter 5, on a layer stack.
+    net = nnet.Network(layers="fc:30,fc:30,fc:30,fc:30,softmax:10", activation="sigmoid",
+                       init="default")
+    net.fit(X, y, epochs=3, eta=0.1)
+    assert capsys.readouterr().err == ""  # verbose=False: kept, not printed
+    assert [h["kind"] for h in net.hints_] == ["vanishing-gradient"]
+    assert net.hints_[0]["message"] in cli_hints(
+        "--layers", "fc:30,fc:30,fc:30,fc:30,softmax:10", "--activation", "sigmoid", "--init",
+        "default", "--eta", "0.1", "--epochs", "3", "--eval", "none")
+    norms = net.history_[-1]["health"]["bias_grad_norm"]
+    assert len(norms) == 5 and norms[0] < norms[-1] / 100
+    net.fit(X[:100], y[:100], epochs=1, hints=True)  # 100 images for ~26,000 parameters
+    assert [h["kind"] for h in net.hints_] == ["data-too-small"] and net.hints_[0]["epoch"] == -1
+    assert capsys.readouterr().err.startswith("hint: data: 100 training images")
