@@ -385,6 +385,7 @@ py::dict health_dict(const EpochHealth& h) {
   d["sample"] = h.sample;
   d["output_saturation"] = maybe(h.output_saturation);
   d["sample_cost"] = maybe(h.sample_cost);
+  d["sample_cost_se"] = maybe(h.sample_cost_se);
   d["sample_accuracy"] = maybe(h.sample_accuracy);
   d["top_class"] = h.top_class;
   d["top_class_share"] = maybe(h.top_class_share);

@@ -266,7 +266,7 @@ std::vector<Hint> HealthProbe::observe(const Network& net, EpochReport* rep) {
   // Each epoch samples other images, so its mean cost moves by this much without any trend.
   const double cost_var =
       std::max(0.0, cost_sq_sum_ / static_cast<double>(seen_) - h.sample_cost * h.sample_cost);
-  const double cost_se = std::sqrt(cost_var / static_cast<double>(seen_));
+  h.sample_cost_se = std::sqrt(cost_var / static_cast<double>(seen_));
   h.sample_accuracy = static_cast<double>(correct_) / static_cast<double>(seen_);
   h.top_class =
       static_cast<int>(std::max_element(predicted_.begin(), predicted_.end()) - predicted_.begin());
@@ -303,7 +303,7 @@ std::vector<Hint> HealthProbe::observe(const Network& net, EpochReport* rep) {
   past_.push_back(h);
   const bool full_cost = rep->training_cost >= 0;  // monitored: exact, on all training images
   cost_.push_back(full_cost ? rep->training_cost : h.sample_cost);
-  cost_se_.push_back(full_cost ? 0.0 : cost_se);
+  cost_se_.push_back(full_cost ? 0.0 : h.sample_cost_se);
   eval_acc_.push_back(eval_acc);
   const std::string at = "hint: " + epoch_prefix(epoch);
   const bool quadratic = cost == Cost::kQuadratic;

@@ -60,6 +60,7 @@ json health_json(const EpochHealth& h) {
   j["sample"] = h.sample;
   j["output_saturation"] = share(h.output_saturation);
   j["sample_cost"] = share(h.sample_cost);
+  j["sample_cost_se"] = share(h.sample_cost_se);
   j["sample_accuracy"] = share(h.sample_accuracy);
   j["top_class"] = h.top_class;
   j["top_class_share"] = share(h.top_class_share);
@@ -110,6 +111,7 @@ Status health_from_json(const json& j, const std::string& where, EpochHealth* h)
   }
   if (!read_share(j, "output_saturation", &h->output_saturation)) return bad("output_saturation");
   if (!read_share(j, "sample_cost", &h->sample_cost)) return bad("sample_cost");
+  if (!read_share(j, "sample_cost_se", &h->sample_cost_se)) return bad("sample_cost_se");
   if (!read_share(j, "sample_accuracy", &h->sample_accuracy)) return bad("sample_accuracy");
   if (!read_share(j, "top_class_share", &h->top_class_share)) return bad("top_class_share");
   if (!read_share(j, "seconds", &h->seconds)) return bad("seconds");

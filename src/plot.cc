@@ -427,12 +427,15 @@ Status plot_health(const std::vector<PlotRun>& runs, const std::string& path) {
                                                    : r.health.sample_accuracy;
          return tr - pct(r.evaluation_correct, r.evaluation_total);
        }},
-      {"Cost on the probe's sample (a rise >= 10% is a bad epoch)",
+      // The cost the learning-rate rule follows; a sampled rise must also beat its noise.
+      {"Training cost, monitored or sampled (2 rises >= 10% in 5 epochs fire)",
        "cost",
        false,
        {},
        false,
-       [](const EpochReport& r, size_t) { return r.health.sample_cost; }},
+       [](const EpochReport& r, size_t) {
+         return r.training_cost >= 0 ? r.training_cost : r.health.sample_cost;
+       }},
   };
   static const std::vector<std::vector<double>> kDashes = {{}, {8, 5}, {2, 4}, {10, 4, 2, 4}};
   std::vector<std::vector<Series>> panels(specs.size());

@@ -384,6 +384,7 @@ TEST(HealthProbe, CountsHandComputedEvidence) {
     // Quadratic: (9 * 0.1^2 + 0.1^2) / 2 and (2 * 0.995^2 + 8 * 0.1^2) / 2, averaged.
     const double c0 = 0.5 * (9 * 0.01 + 0.01), c1 = 0.5 * (2 * 0.995 * 0.995 + 8 * 0.01);
     EXPECT_NEAR(h.sample_cost, (c0 + c1) / 2, 1e-6);
+    EXPECT_NEAR(h.sample_cost_se, std::abs(c1 - c0) / 2 / std::sqrt(2.0), 1e-6);  // sd / sqrt(2)
     ASSERT_EQ(h.saturated_share.size(), 1u);
     ASSERT_EQ(h.dead_share.size(), 1u);
     if (hidden == Activation::kSigmoid) {
@@ -504,6 +505,9 @@ TEST(HealthProbe, HistoryRecordsTheEvidenceAndPlotDrawsIt) {
     EXPECT_EQ(e.health.saturated_share.size(), 2u);  // per hidden layer
     EXPECT_EQ(e.health.bias_grad_norm.size(), 3u);   // per weight layer
     EXPECT_GE(e.health.top_class_share, 0.1);
+    // The sample's cost and its standard error survive the round trip (0 < se < cost).
+    EXPECT_GT(e.health.sample_cost_se, 0.0);
+    EXPECT_LT(e.health.sample_cost_se, e.health.sample_cost);
   }
   r = run_nnet("plot --health '" + tmp + "/run.json' -o '" + tmp + "/health.png'");
   ASSERT_EQ(r.exit_code, 0) << r.err;

@@ -73,6 +73,7 @@ struct EpochHealth {
   int sample = 0;                    // images read
   double output_saturation = kNone;  // share of output activations pinned on the wrong side
   double sample_cost = kNone;        // mean cost on the sample (no L2 term)
+  double sample_cost_se = kNone;     // ... and its standard error (the sample changes each epoch)
   double sample_accuracy = kNone;    // share of the sample classified correctly
   int top_class = -1;                // the class predicted most often on the sample
   double top_class_share = kNone;    // ... and the share of the sample predicted as it
