@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "nnet/data.h"
+#include "nnet/expand.h"
 #include "nnet/health.h"
 #include "nnet/image.h"
 #include "nnet/model_io.h"
@@ -798,12 +799,20 @@ PYBIND11_MODULE(_nnet, m) {
   m.def("from_arrays", &from_arrays);
   m.def("head", [](const PyData& d, size_t n) {
     PyData out;
-    out.d = head(d.d, n);  // copies (only used on owned data)
-    out.d.external = nullptr;
-    if (d.d.external) {
-      const size_t px = d.d.pixels(), k = std::min(n, d.size());
-      out.d.images.assign(d.d.external, d.d.external + k * px);
+    out.d = head(d.d, n);  // a copy that owns its images
+    return out;
+  });
+
+  // expand_mnist.py in memory (expand.h) on a copy: the caller's arrays stay as they are.
+  m.def("expand", [](const PyData& d, uint64_t seed, bool shuffle) {
+    PyData out;
+    out.d = head(d.d, d.size());  // a copy that owns its images
+    Status s;
+    {
+      py::gil_scoped_release nogil;
+      s = expand_training(&out.d, seed, shuffle);
     }
+    check(s);
     return out;
   });
 

@@ -14,7 +14,7 @@ Dataset head(const Dataset& d, size_t n) {
   const size_t k = std::min(n, d.size());
   const size_t px = static_cast<size_t>(d.pixels());
   out.labels.assign(d.labels.begin(), d.labels.begin() + static_cast<std::ptrdiff_t>(k));
-  out.images.assign(d.images.begin(), d.images.begin() + static_cast<std::ptrdiff_t>(k * px));
+  if (k > 0) out.images.assign(d.image(0), d.image(0) + k * px);  // owned or external alike
   return out;
 }
 

@@ -124,12 +124,13 @@ std::vector<Hint> check_data(const Network& net, const Dataset& training, const 
   }
   const double params = static_cast<double>(net.params().size());
   if (!training.empty() && params > t.data_ratio * static_cast<double>(training.size()))
-    add(HintKind::kDataTooSmall,
-        "hint: data: " + std::to_string(training.size()) + " training images for " +
-            std::to_string(net.params().size()) + " parameters (" +
-            num(params / static_cast<double>(training.size()), "%.0f") +
-            " per image): expect overfitting (chapter 3); use more training data, --lambda, or "
-            "a smaller net");
+    add(HintKind::kDataTooSmall, "hint: data: " + std::to_string(training.size()) +
+                                     " training images for " + std::to_string(net.params().size()) +
+                                     " parameters (" +
+                                     num(params / static_cast<double>(training.size()), "%.0f") +
+                                     " per image): expect overfitting (chapter 3); use more "
+                                     "training data (--expand), --lambda, or "
+                                     "a smaller net");
   return out;
 }
 
@@ -458,7 +459,7 @@ std::vector<Hint> HealthProbe::observe(const Network& net, EpochReport* rep) {
                ", no better evaluation accuracy for " + std::to_string(since) + " epochs (best " +
                pct(eval_acc_[best]) + "): overfitting (chapter 3); try " +
                (lambda_ > 0 ? "a larger --lambda" : "--lambda 0.1") +
-               ", --early-stop 10, or more training data",
+               ", --early-stop 10, or more training data (--expand)",
            &hints);
   }
 

@@ -857,5 +857,20 @@ TEST(Dataset, HeadTakesPrefix) {
   EXPECT_EQ(head(d.training, 0).size(), 0u);
 }
 
+// Images held outside the dataset (the Python module's numpy arrays): the prefix is copied from
+// there and owned by the result.
+TEST(Dataset, HeadOfExternalImagesCopiesThem) {
+  const std::vector<float> pixels = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12};  // (3, 2x2)
+  Dataset d;
+  d.rows = d.cols = 2;
+  d.labels = {7, 8, 9};
+  d.external = pixels.data();
+  Dataset h = head(d, 2);
+  EXPECT_EQ(h.external, nullptr);
+  EXPECT_EQ(h.images, std::vector<float>(pixels.begin(), pixels.begin() + 8));
+  EXPECT_EQ(h.labels, std::vector<uint8_t>({7, 8}));
+  EXPECT_TRUE(head(d, 0).images.empty());
+}
+
 }  // namespace
 }  // namespace nnet

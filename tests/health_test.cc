@@ -167,6 +167,7 @@ TEST(HealthHints, OverfittingOnTheBooksThousandImagesWithinNinetyEpochs) {
                                               "no better evaluation accuracy for [0-9]+ epochs")))
       << h;
   EXPECT_NE(h.find("--lambda"), std::string::npos) << h;
+  EXPECT_NE(h.find("more training data (--expand)"), std::string::npos) << h;
 }
 
 TEST(HealthHints, LearningRateTooHighWithinEightEpochs) {

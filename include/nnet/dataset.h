@@ -34,7 +34,8 @@ struct DataSplits {
   Dataset test;
 };
 
-// First n examples of `d` (all if n >= size), as the book's `training_data[:n]`.
+// First n examples of `d` (all if n >= size), as the book's `training_data[:n]`; the copy owns its
+// images even when d's are external.
 Dataset head(const Dataset& d, size_t n);
 // The same, reusing d's buffers (no copy: peak memory stays that of d).
 Dataset head(Dataset&& d, size_t n);

@@ -14,7 +14,7 @@ import numpy as np
 
 from . import _nnet
 
-__all__ = ["Network", "load_data", "load", "show", "mistakes", "curves", "Picture"]
+__all__ = ["Network", "load_data", "load", "expand", "show", "mistakes", "curves", "Picture"]
 
 
 def _stdout_write(s):
@@ -318,6 +318,14 @@ def load_data(path, validation_size=0):
     uint8, read-only views into nnet's own buffers (no copy)."""
     parts = _nnet.load_data(str(path), int(validation_size))
     return Splits((d.images(), d.labels()) for d in parts)
+
+
+def expand(X, y, seed=1, shuffle=True):
+    """The book's expand_mnist.py in memory: each 28x28 image, then shifted down, up, right and
+    left by one pixel, shuffled once as random.seed(seed); random.shuffle would (what
+    `nnet train --expand --seed seed` trains on). Returns (X, y) 5x as long; the input is kept."""
+    d = _nnet.expand(_arrays(X, y), int(seed), bool(shuffle))
+    return d.images(), d.labels()
 
 
 def notebook_format(X, y, one_hot=True):

@@ -283,3 +283,21 @@ def test_fit_keeps_hints_quietly_and_stacks_are_watched(capsys):
     net.fit(X[:100], y[:100], epochs=1, hints=True)  # 100 images for ~26,000 parameters
     assert [h["kind"] for h in net.hints_] == ["data-too-small"] and net.hints_[0]["epoch"] == -1
     assert capsys.readouterr().err.startswith("hint: data: 100 training images")
+
+
+@need_data
+def test_expand_is_the_clis_expand(capsys):
+    (X, y), _, (Xt, yt) = nnet.load_data(PKL)
+    X5, y5 = nnet.expand(X[:100], y[:100], shuffle=False)
+    assert X5.shape == (500, 784) and list(y5[:10]) == [y[0]] * 5 + [y[1]] * 5
+    down = np.roll(X[0].reshape(28, 28), 1, axis=0)
+    down[0, :] = 0  # expand_mnist.py zeroes the row that wrapped around
+    np.testing.assert_array_equal(X5[0], X[0])
+    np.testing.assert_array_equal(X5[1].reshape(28, 28), down)
+    # Shuffled (the default): the data `nnet train --expand` trains on, so the same epoch lines.
+    net = nnet.Network([784, 30, 10])
+    net.SGD(nnet.expand(X[:100], y[:100]), 2, 10, 3.0, test_data=(Xt, yt), hints=False)
+    assert capsys.readouterr().out == cli("--expand", "--train-size", "100", "--epochs", "2",
+                                          "--eta", "3.0")
+    with pytest.raises(ValueError, match="2x2"):
+        nnet.expand(np.zeros((3, 10), np.float32), [0, 1, 2])
