@@ -6,7 +6,6 @@
 #include <pybind11/stl.h>
 
 #include <algorithm>
-#include <cmath>
 #include <cstring>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -16,6 +15,7 @@
 #include "nnet/data.h"
 #include "nnet/expand.h"
 #include "nnet/health.h"
+#include "nnet/history.h"
 #include "nnet/image.h"
 #include "nnet/model_io.h"
 #include "nnet/network.h"
@@ -371,32 +371,6 @@ py::array bias_view(py::object self, int l) {
                             n.params().data() + n.bias_offset(l), self);
 }
 
-// NaN (a figure that does not apply) as None, like `--history`'s null.
-py::object maybe(double v) { return std::isnan(v) ? py::object(py::none()) : py::float_(v); }
-
-py::list maybe_list(const std::vector<double>& v) {
-  py::list out;
-  for (double x : v) out.append(maybe(x));
-  return out;
-}
-
-// The probe's evidence for one epoch: the keys of `--history`'s "health" block.
-py::dict health_dict(const EpochHealth& h) {
-  py::dict d;
-  d["sample"] = h.sample;
-  d["output_saturation"] = maybe(h.output_saturation);
-  d["sample_cost"] = maybe(h.sample_cost);
-  d["sample_cost_se"] = maybe(h.sample_cost_se);
-  d["sample_accuracy"] = maybe(h.sample_accuracy);
-  d["top_class"] = h.top_class;
-  d["top_class_share"] = maybe(h.top_class_share);
-  d["dead_share"] = maybe_list(h.dead_share);
-  d["saturated_share"] = maybe_list(h.saturated_share);
-  d["bias_grad_norm"] = maybe_list(h.bias_grad_norm);
-  d["seconds"] = h.seconds;
-  return d;
-}
-
 py::dict report_dict(const EpochReport& r) {
   py::dict d;
   d["epoch"] = r.epoch;
@@ -409,7 +383,8 @@ py::dict report_dict(const EpochReport& r) {
   d["evaluation_total"] = r.evaluation_total;
   d["train_seconds"] = r.train_seconds;
   d["eval_seconds"] = r.eval_seconds;
-  if (r.health.measured()) d["health"] = health_dict(r.health);
+  if (r.health.measured())  // --history's "health" block itself: the same keys, null as None
+    d["health"] = py::module_::import("json").attr("loads")(to_json(r)["health"].dump());
   return d;
 }
 
