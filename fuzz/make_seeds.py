@@ -206,22 +206,25 @@ def file_format_seeds(put, shared):
     put("model_hdf5", "signature-only", b"\x89HDF\r\n\x1a\n" + bytes(64))
     # --- real files from a tiny nnet training run.
     binary = os.environ.get("NNET_BINARY", "")
-    if binary and os.access(binary, os.X_OK) and shared:
+    if not (binary and os.access(binary, os.X_OK) and shared):
+        return
+    # A dense net and a small conv stack (format_version 2: layers, input, conv W as (F, C, K, K)).
+    for net, suffix in ((["--sizes", "784,2,10"], ""),
+                        (["--layers", "conv:2:5,maxpool:2,fc:4,softmax:10"], "-stack")):
         with tempfile.TemporaryDirectory() as tmp:
-            base = [binary, "train", "--data", shared, "--sizes", "784,2,10", "--epochs", "2",
-                    "--train-size", "50", "--eval", "none", "--batch", "10", "-q",
-                    "--history", os.path.join(tmp, "h.json"), "--checkpoint", os.path.join(tmp, "ck")]
+            base = [binary, "train", "--data", shared, *net, "--epochs", "2", "--train-size", "50",
+                    "--eval", "none", "--batch", "10", "-q", "--history", os.path.join(tmp, "h.json"),
+                    "--checkpoint", os.path.join(tmp, "ck")]
             for ext in ("json", "h5"):
                 r = subprocess.run(base + ["--save", os.path.join(tmp, "m." + ext)], capture_output=True)
                 if r.returncode != 0:
                     print("make_seeds: nnet train failed:", r.stderr.decode(errors="replace")[-300:], file=sys.stderr)
                     return
                 shutil.rmtree(os.path.join(tmp, "ck")) if ext == "json" else None
-            for src, sub, name in (("m.json", "model_json", "nnet"), ("m.h5", "model_hdf5", "nnet"),
-                                   ("h.json", "history", "nnet"), ("ck/checkpoint.bin", "checkpoint", "nnet")):
+            for src, sub in (("m.json", "model_json"), ("m.h5", "model_hdf5"), ("h.json", "history"),
+                             ("ck/checkpoint.bin", "checkpoint")):
                 with open(os.path.join(tmp, src), "rb") as f:
-                    put(sub, name, f.read())
-
+                    put(sub, "nnet" + suffix, f.read())
 
 if __name__ == "__main__":
     main()
