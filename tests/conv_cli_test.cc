@@ -1,5 +1,5 @@
 // Conv nets through the whole CLI on the shared MNIST data: train a tiny stack with --save (JSON
-// and HDF5), then eval (one model and an ensemble), predict, show --weights (the conv filters),
+// and HDF5), then eval (one model and an ensemble), predict, show --weights (any layer's filters),
 // --init-from, --history + plot and --resume; mismatches are one-line errors before training.
 // Budget: a few seconds (500 training images, 1-2 epochs of a 4-filter net).
 #include <gtest/gtest.h>
@@ -112,6 +112,52 @@ TEST_F(ConvCli, TrainSaveEvalPredictShow) {
     }
   EXPECT_GT(red, 100);
   EXPECT_GT(blue, 100);
+}
+
+// show --weights --layer N: any conv layer's filters (one row of tiles per filter, one tile per
+// input channel), any layer on an image or a square of inputs; other layers and out-of-range
+// numbers are one-line errors.
+TEST_F(ConvCli, ShowWeightsOfAnyLayer) {
+  auto r = run_nnet("train --data '" + data_ +
+                    "' --train-size 100 --eval none --layers conv:2:5,maxpool:2,conv:3:3,fc:25,"
+                    "softmax:10 --activation relu --epochs 1 -q --save " +
+                    p("two.json"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto show = [&](const std::string& model, int layer) {
+    return run_nnet("show --model " + p(model) + " --weights --layer " + std::to_string(layer) +
+                    " -o " + p("w" + std::to_string(layer) + ".png"));
+  };
+  r = show("two.json", 2);  // 3 filters x 2 channels: 3 rows of 2 tiles, >= 60 px each
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  Image img;
+  ASSERT_TRUE(read_image(p("w2.png"), ImageLimits{}, &img).ok());
+  EXPECT_GE(img.width, 2 * 60);
+  EXPECT_GE(img.height, 3 * 60);
+  EXPECT_GT(img.height, img.width);
+  r = show("two.json", 3);  // fc:25 on 3 feature maps of 10x10
+  EXPECT_EQ(r.exit_code, 65);
+  EXPECT_NE(r.err.find("--layer 3: expected a conv layer or one whose inputs form an image or a "
+                       "square, found 3 feature maps of 10x10"),
+            std::string::npos)
+      << r.err;
+  r = show("two.json", 4);  // softmax on fc:25: each neuron's weights as a 5x5 square
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  ASSERT_TRUE(read_image(p("w4.png"), ImageLimits{}, &img).ok());
+  EXPECT_GE(img.width, 5 * 4);
+  r = show("two.json", 5);
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("--layer: expected 1..4"), std::string::npos) << r.err;
+  // A dense net: layer 1 on the 28x28 input; layer 2's 30 inputs are no square.
+  r = run_nnet("train --data '" + data_ + "' --train-size 100 --eval none --epochs 1 -q --save " +
+               p("dense.json"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  r = show("dense.json", 1);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  ASSERT_TRUE(read_image(p("w1.png"), ImageLimits{}, &img).ok());
+  EXPECT_GE(img.width, 28 * 6);  // 30 tiles of 28x28
+  r = show("dense.json", 2);
+  EXPECT_EQ(r.exit_code, 65);
+  EXPECT_NE(r.err.find("found 30 inputs"), std::string::npos) << r.err;
 }
 
 TEST_F(ConvCli, InitFromHistoryPlotAndMismatches) {
