@@ -10,6 +10,7 @@
 
 #include "draw_internal.h"
 #include "nnet/fileio.h"
+#include "nnet/layers.h"
 
 namespace nnet {
 
@@ -320,6 +321,24 @@ Status plot_curves(const std::vector<PlotRun>& runs, const std::string& path) {
   });
 }
 
+std::vector<std::string> weight_layer_names(const History& h, size_t layers) {
+  std::vector<std::string> names;
+  auto it = h.options.find("layers");
+  std::vector<LayerSpec> specs;
+  if (it != h.options.end() && it->is_string() && !it->get<std::string>().empty() &&
+      parse_layers(it->get<std::string>(), {Activation::kSigmoid}, &specs).ok()) {
+    for (const LayerSpec& s : specs)
+      if (s.kind == LayerKind::kConv || s.kind == LayerKind::kFullyConnected ||
+          s.kind == LayerKind::kSoftmax)
+        names.push_back("layer " + std::to_string(names.size() + 1) + ": " + layers_to_string({s}));
+    if (names.size() == layers) return names;
+  }
+  names.clear();
+  for (size_t l = 0; l < layers; ++l)
+    names.push_back(l + 1 == layers ? "output layer" : "hidden layer " + std::to_string(l + 1));
+  return names;
+}
+
 Status plot_gradients(const std::vector<PlotRun>& runs, const std::string& path) {
   std::vector<Series> ss;
   std::vector<std::string> labels;
@@ -329,6 +348,7 @@ Status plot_gradients(const std::vector<PlotRun>& runs, const std::string& path)
     size_t layers = 0;
     for (const EpochReport& r : runs[i].history.epochs)
       layers = std::max(layers, r.bias_grad_norm.size());
+    const std::vector<std::string> names = weight_layer_names(runs[i].history, layers);
     for (size_t l = 0; l < layers; ++l) {
       Series s;
       s.color = palette(l);
@@ -339,8 +359,7 @@ Status plot_gradients(const std::vector<PlotRun>& runs, const std::string& path)
         xmax = std::max(xmax, static_cast<double>(r.epoch));
       }
       ss.push_back(std::move(s));
-      std::string lab =
-          (l + 1 == layers ? "output layer" : "hidden layer " + std::to_string(l + 1));
+      std::string lab = names[l];
       if (runs.size() > 1) lab = runs[i].label + ": " + lab;
       labels.push_back(lab);
     }

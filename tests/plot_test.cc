@@ -100,6 +100,22 @@ TEST(Plot, GradientsOnLogAxis) {
   EXPECT_NE(s.message().find("--record-gradients"), std::string::npos);
 }
 
+// A stack's history names its weight layers by their --layers spelling; a dense one (or a spec
+// that does not match the recorded layers) gets the book's "hidden layer" / "output layer".
+TEST(Plot, GradientLegendNamesStackLayers) {
+  History h;
+  h.options["layers"] = "conv:20:5,maxpool:2,dropout:0.5,fc:100,softmax:10";
+  EXPECT_EQ(
+      weight_layer_names(h, 3),
+      (std::vector<std::string>{"layer 1: conv:20:5", "layer 2: fc:100", "layer 3: softmax:10"}));
+  EXPECT_EQ(weight_layer_names(h, 2), (std::vector<std::string>{"hidden layer 1", "output layer"}));
+  h.options["layers"] = "";
+  EXPECT_EQ(weight_layer_names(h, 3),
+            (std::vector<std::string>{"hidden layer 1", "hidden layer 2", "output layer"}));
+  h.options["layers"] = "conv:x";
+  EXPECT_EQ(weight_layer_names(h, 1), (std::vector<std::string>{"output layer"}));
+}
+
 TEST(PlotCli, WritesFilesAndRefusesBadHistories) {
   const std::string dir = testing::make_temp_dir("nnet-plot");
   ASSERT_TRUE(save_history(dir + "/run.json", make_history(10, 0, true)).ok());

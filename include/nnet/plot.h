@@ -30,6 +30,11 @@ Status plot_curves(const std::vector<PlotRun>& runs, const std::string& path);
 // run recorded gradients.
 Status plot_gradients(const std::vector<PlotRun>& runs, const std::string& path);
 
+// plot_gradients' legend names for the `layers` weight layers of run `h`: "layer 1: conv:20:5", ...
+// when h.options["layers"] spells a stack with that many weight layers (conv, fc, softmax), else
+// "hidden layer 1", ..., "output layer".
+std::vector<std::string> weight_layer_names(const History& h, size_t layers);
+
 // Draws the health evidence a run recorded (`nnet train --history`, hints on) per epoch, one panel
 // per signal with the threshold its hint fires on marked (health.h): wrong-side output
 // saturation, the top class's share, dead and saturated hidden units per layer, the first/last
