@@ -56,44 +56,9 @@ int show_weights(const ShowFlags& f) {
   if (Status s = check_output_path("-o", f.output, {f.model}); !s.ok()) return fail(s);
   Model m;
   if (Status s = load_model(f.model, &m); !s.ok()) return fail(s);
-  const Network& net = m.net;
-  if (f.layer < 1 || f.layer > net.layers())
-    return fail(UsageError("--layer: expected 1.." + std::to_string(net.layers()) + " (" + f.model +
-                           " has " + std::to_string(net.layers()) + " weight layers), found " +
-                           std::to_string(f.layer)));
-  const int l = f.layer - 1;
-  const std::string file = std::filesystem::path(f.model).filename().string();
-  const std::string where = file + ": layer " + std::to_string(f.layer) + ", ";
   Image img;
-  const LayerSpec* spec = net.is_stack() ? &net.spec(net.stack_layer(l)) : nullptr;
-  if (spec && spec->kind == LayerKind::kConv) {
-    // F kernels, K x K each, one row of tiles per filter when the input has several channels.
-    const int channels = net.input_shape(net.stack_layer(l)).c;
-    const std::string title = where + layers_to_string({*spec}) + " filters (red > 0 > blue)";
-    if (Status s = render_filters(net.weight(l), channels, spec->kernel, title, &img); !s.ok())
-      return fail(s);
-  } else {
-    // Each neuron's weights as a picture of its input: an image (one channel) or a square.
-    int rows = 0, cols = 0;
-    const Shape in = spec ? net.input_shape(net.stack_layer(l)) : Shape{net.cols(l), 1, 1};
-    const bool flat = in.h == 1 && in.w == 1;  // a dense layer's outputs (fc:N is N x 1 x 1)
-    if (!flat && in.c == 1) {
-      rows = in.h, cols = in.w;
-    } else if (flat) {
-      const int side = static_cast<int>(std::lround(std::sqrt(static_cast<double>(net.cols(l)))));
-      if (side * side == net.cols(l)) rows = cols = side;
-    }
-    if (rows == 0)
-      return fail(DataError(
-          f.model + ": --weights --layer " + std::to_string(f.layer) +
-          ": expected a conv layer or one whose inputs form an image or a square, found " +
-          (in.c > 1 && !flat ? std::to_string(in.c) + " feature maps of " + std::to_string(in.h) +
-                                   "x" + std::to_string(in.w)
-                             : std::to_string(net.cols(l)) + " inputs")));
-    const std::string title =
-        where + std::to_string(net.rows(l)) + " neurons' weights (red > 0 > blue, per-tile scale)";
-    if (Status s = render_weights(net.weight(l), rows, cols, title, &img); !s.ok()) return fail(s);
-  }
+  const std::string file = std::filesystem::path(f.model).filename().string();
+  if (Status s = render_layer_weights(m.net, f.layer, file, &img); !s.ok()) return fail(s);
   if (Status s = write_png(f.output, img); !s.ok()) return fail(s);
   std::fprintf(stderr, "nnet: wrote %s (%dx%d)\n", f.output.c_str(), img.width, img.height);
   return 0;

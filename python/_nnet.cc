@@ -695,6 +695,17 @@ py::tuple digits_png(py::array_t<float, py::array::c_style | py::array::forcecas
 
 // network2's four monitor curves (nnet plot's 2x2 figure) for runs given as (label, [report
 // dicts]); drawn to `path` (a scratch PNG file, left for the caller), returned as RGBA pixels.
+// render_layer_weights as (PNG bytes, (H, W, 3) uint8 pixels).
+py::tuple weights_png(const PyNet& p, int layer) {
+  Image img;
+  check(render_layer_weights(p.m.net, layer, "net", &img));
+  std::string png;
+  check(encode_png(img, &png));
+  py::array_t<uint8_t> rgb({img.height, img.width, img.channels});
+  std::copy(img.pixels.begin(), img.pixels.end(), rgb.mutable_data());
+  return py::make_tuple(py::bytes(png), rgb);
+}
+
 py::array_t<uint8_t> curves_png(py::list runs, const std::string& path) {
   std::vector<PlotRun> pr;
   for (py::handle run : runs) {
@@ -839,5 +850,6 @@ PYBIND11_MODULE(_nnet, m) {
         return p;
       });
   m.def("digits_png", &digits_png);
+  m.def("weights_png", &weights_png);
   m.def("curves_png", &curves_png);
 }

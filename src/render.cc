@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "draw_internal.h"
+#include "nnet/layers.h"
 
 namespace nnet {
 
@@ -328,6 +329,40 @@ Status render_filters(const Eigen::Ref<const Eigen::MatrixXf>& w, int channels, 
                           ? static_cast<int>(std::ceil(std::sqrt(static_cast<double>(filters))))
                           : channels;
   return draw_weight_tiles(tiles, kernel, kernel, scale, columns, captions, scales, title, 12, out);
+}
+
+Status render_layer_weights(const Network& net, int layer, const std::string& name, Image* out) {
+  if (layer < 1 || layer > net.layers())
+    return UsageError(name + ": weight layer " + std::to_string(layer) + ": expected 1.." +
+                      std::to_string(net.layers()) + " (it has " + std::to_string(net.layers()) +
+                      " weight layers)");
+  const int l = layer - 1;
+  const std::string where = name + ": layer " + std::to_string(layer) + ", ";
+  const LayerSpec* spec = net.is_stack() ? &net.spec(net.stack_layer(l)) : nullptr;
+  if (spec && spec->kind == LayerKind::kConv)  // F kernels, one row of tiles per filter
+    return render_filters(net.weight(l), net.input_shape(net.stack_layer(l)).c, spec->kernel,
+                          where + layers_to_string({*spec}) + " filters (red > 0 > blue)", out);
+  // Each neuron's weights as a picture of its input: an image (one channel) or a square.
+  int rows = 0, cols = 0;
+  const Shape in = spec ? net.input_shape(net.stack_layer(l)) : Shape{net.cols(l), 1, 1};
+  const bool flat = in.h == 1 && in.w == 1;  // a dense layer's outputs (fc:N is N x 1 x 1)
+  if (!flat && in.c == 1) {
+    rows = in.h, cols = in.w;
+  } else if (flat) {
+    const int side = static_cast<int>(std::lround(std::sqrt(static_cast<double>(net.cols(l)))));
+    if (side * side == net.cols(l)) rows = cols = side;
+  }
+  if (rows == 0)
+    return DataError(
+        name + ": weight layer " + std::to_string(layer) +
+        ": expected a conv layer or one whose inputs form an image or a square, found " +
+        (in.c > 1 && !flat ? std::to_string(in.c) + " feature maps of " + std::to_string(in.h) +
+                                 "x" + std::to_string(in.w)
+                           : std::to_string(net.cols(l)) + " inputs"));
+  return render_weights(
+      net.weight(l), rows, cols,
+      where + std::to_string(net.rows(l)) + " neurons' weights (red > 0 > blue, per-tile scale)",
+      out);
 }
 
 }  // namespace nnet

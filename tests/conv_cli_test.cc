@@ -136,8 +136,8 @@ TEST_F(ConvCli, ShowWeightsOfAnyLayer) {
   EXPECT_GT(img.height, img.width);
   r = show("two.json", 3);  // fc:25 on 3 feature maps of 10x10
   EXPECT_EQ(r.exit_code, 65);
-  EXPECT_NE(r.err.find("--layer 3: expected a conv layer or one whose inputs form an image or a "
-                       "square, found 3 feature maps of 10x10"),
+  EXPECT_NE(r.err.find("weight layer 3: expected a conv layer or one whose inputs form an image "
+                       "or a square, found 3 feature maps of 10x10"),
             std::string::npos)
       << r.err;
   r = show("two.json", 4);  // softmax on fc:25: each neuron's weights as a 5x5 square
@@ -146,7 +146,7 @@ TEST_F(ConvCli, ShowWeightsOfAnyLayer) {
   EXPECT_GE(img.width, 5 * 4);
   r = show("two.json", 5);
   EXPECT_EQ(r.exit_code, 2);
-  EXPECT_NE(r.err.find("--layer: expected 1..4"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("two.json: weight layer 5: expected 1..4"), std::string::npos) << r.err;
   // A dense net: layer 1 on the 28x28 input; layer 2's 30 inputs are no square.
   r = run_nnet("train --data '" + data_ + "' --train-size 100 --eval none --epochs 1 -q --save " +
                p("dense.json"));

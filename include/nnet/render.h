@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "nnet/image.h"
+#include "nnet/network.h"
 #include "nnet/status.h"
 
 namespace nnet {
@@ -54,5 +55,11 @@ Status render_weights(const Eigen::Ref<const Eigen::MatrixXf>& w, int rows, int 
 // filter scaled by its own largest |weight|. At most 4096 tiles; RGB output.
 Status render_filters(const Eigen::Ref<const Eigen::MatrixXf>& w, int channels, int kernel,
                       const std::string& title, Image* out);
+
+// Weight layer `layer` (1 = the first) of `net`: a conv layer as render_filters draws it, any
+// other layer as render_weights tiles when its inputs form a one-channel image or a square (28x28
+// pixels, the softmax after fc:25 as 5x5). `name` (e.g. the model file) starts the title and any
+// error: a layer out of range is a usage error, one whose inputs are no picture a data error.
+Status render_layer_weights(const Network& net, int layer, const std::string& name, Image* out);
 
 }  // namespace nnet

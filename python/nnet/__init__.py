@@ -14,7 +14,8 @@ import numpy as np
 
 from . import _nnet
 
-__all__ = ["Network", "load_data", "load", "expand", "show", "mistakes", "curves", "Picture"]
+__all__ = ["Network", "load_data", "load", "expand", "show", "weights", "mistakes", "curves",
+           "Picture"]
 
 
 def _stdout_write(s):
@@ -395,6 +396,14 @@ def mistakes(net, X, y, limit=30, **kw):
     p = net.predict(X)
     wrong = np.flatnonzero(p != np.asarray(y))[:limit]
     return show(np.asarray(X)[wrong], np.asarray(y)[wrong], p[wrong], **kw)
+
+
+def weights(net, layer=1):
+    """A weight layer as a Picture (`nnet show --weights --layer`): a conv layer's filters (one row
+    per filter, one tile per input channel), or each neuron's weights as a picture of its input
+    (28x28 for the first layer of a dense net). ValueError for a layer out of range or one whose
+    inputs are no picture."""
+    return Picture(*_nnet.weights_png(net._net, int(layer)))
 
 
 def curves(*runs, labels=None):

@@ -301,3 +301,23 @@ def test_expand_is_the_clis_expand(capsys):
                                           "--eta", "3.0")
     with pytest.raises(ValueError, match="2x2"):
         nnet.expand(np.zeros((3, 10), np.float32), [0, 1, 2])
+
+
+def test_weights_pictures_like_show_weights(tmp_path):
+    dense = nnet.Network([784, 30, 10])
+    pic = nnet.weights(dense)  # 30 tiles of 28x28
+    assert pic.png.startswith(b"\x89PNG") and pic.array.shape[2] == 3 and pic.array.shape[1] >= 28 * 6
+    with pytest.raises(ValueError, match="weight layer 2: expected a conv layer .* found 30 inputs"):
+        nnet.weights(dense, layer=2)
+    with pytest.raises(ValueError, match="weight layer 3: expected 1..2"):
+        nnet.weights(dense, layer=3)
+    conv = nnet.Network(layers="conv:2:5,maxpool:2,conv:3:3,fc:25,softmax:10", activation="relu")
+    second = nnet.weights(conv, layer=2).array  # 3 filters x 2 channels: 3 rows of 2 tiles
+    assert second.shape[0] > second.shape[1] >= 2 * 60
+    # The CLI draws the same picture from the saved model.
+    conv.save(str(tmp_path / "c.json"))
+    subprocess.run([os.environ.get("NNET_BINARY", os.path.join(ROOT, "build", "nnet")), "show",
+                    "--model", str(tmp_path / "c.json"), "--weights", "--layer", "2", "-o",
+                    str(tmp_path / "c.png")], check=True, capture_output=True)
+    png = (tmp_path / "c.png").read_bytes()
+    assert int.from_bytes(png[20:24], "big") == second.shape[0]  # same layout, same height
