@@ -666,7 +666,16 @@ py::tuple evaluate_net(const PyNet& p, const PyData& d) {
   return py::make_tuple(r.correct, r.total);
 }
 
-// A labelled digit grid: (PNG bytes, (height, width, channels) uint8 pixels).
+// A picture for Python's Picture: (PNG bytes, (height, width, channels) uint8 pixels).
+py::tuple png_and_pixels(const Image& img) {
+  std::string png;
+  check(encode_png(img, &png));
+  py::array_t<uint8_t> rgb({img.height, img.width, img.channels});
+  std::copy(img.pixels.begin(), img.pixels.end(), rgb.mutable_data());
+  return py::make_tuple(py::bytes(png), rgb);
+}
+
+// A labelled digit grid, as png_and_pixels.
 py::tuple digits_png(py::array_t<float, py::array::c_style | py::array::forcecast> images,
                      std::vector<std::string> captions, std::vector<bool> highlight, int rows,
                      int cols, int scale, int columns, const std::string& title) {
@@ -686,25 +695,18 @@ py::tuple digits_png(py::array_t<float, py::array::c_style | py::array::forcecas
   st.title = title;
   Image img;
   check(render_digit_grid(tiles, st, &img));
-  std::string png;
-  check(encode_png(img, &png));
-  py::array_t<uint8_t> rgb({img.height, img.width, img.channels});
-  std::copy(img.pixels.begin(), img.pixels.end(), rgb.mutable_data());
-  return py::make_tuple(py::bytes(png), rgb);
+  return png_and_pixels(img);
+}
+
+// Weight layer `layer` (1 = the first) as render_layer_weights draws it, as png_and_pixels.
+py::tuple weights_png(const PyNet& p, int layer) {
+  Image img;
+  check(render_layer_weights(p.m.net, layer, "net", &img));
+  return png_and_pixels(img);
 }
 
 // network2's four monitor curves (nnet plot's 2x2 figure) for runs given as (label, [report
 // dicts]); drawn to `path` (a scratch PNG file, left for the caller), returned as RGBA pixels.
-// render_layer_weights as (PNG bytes, (H, W, 3) uint8 pixels).
-py::tuple weights_png(const PyNet& p, int layer) {
-  Image img;
-  check(render_layer_weights(p.m.net, layer, "net", &img));
-  std::string png;
-  check(encode_png(img, &png));
-  py::array_t<uint8_t> rgb({img.height, img.width, img.channels});
-  std::copy(img.pixels.begin(), img.pixels.end(), rgb.mutable_data());
-  return py::make_tuple(py::bytes(png), rgb);
-}
 
 py::array_t<uint8_t> curves_png(py::list runs, const std::string& path) {
   std::vector<PlotRun> pr;

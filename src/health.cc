@@ -124,13 +124,12 @@ std::vector<Hint> check_data(const Network& net, const Dataset& training, const 
   }
   const double params = static_cast<double>(net.params().size());
   if (!training.empty() && params > t.data_ratio * static_cast<double>(training.size()))
-    add(HintKind::kDataTooSmall, "hint: data: " + std::to_string(training.size()) +
-                                     " training images for " + std::to_string(net.params().size()) +
-                                     " parameters (" +
-                                     num(params / static_cast<double>(training.size()), "%.0f") +
-                                     " per image): expect overfitting (chapter 3); use more "
-                                     "training data (--expand), --lambda, or "
-                                     "a smaller net");
+    add(HintKind::kDataTooSmall,
+        "hint: data: " + std::to_string(training.size()) + " training images for " +
+            std::to_string(net.params().size()) + " parameters (" +
+            num(params / static_cast<double>(training.size()), "%.0f") +
+            " per image): expect overfitting (chapter 3); use more training data (--expand), "
+            "--lambda, or a smaller net");
   return out;
 }
 

@@ -131,6 +131,11 @@ Status parse_layers(const std::string& spec, const std::vector<Activation>& acti
   return Status::Ok();
 }
 
+bool has_weights(LayerKind kind) {
+  return kind == LayerKind::kConv || kind == LayerKind::kFullyConnected ||
+         kind == LayerKind::kSoftmax;
+}
+
 std::string layers_to_string(const std::vector<LayerSpec>& layers) {
   std::ostringstream s;
   for (size_t i = 0; i < layers.size(); ++i) {

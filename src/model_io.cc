@@ -126,9 +126,7 @@ Status stack_from_spec(const std::string& spec, const std::vector<long long>& in
   s = layer_shapes(a.input, a.layers, 1, &shapes);
   if (!s.ok()) return DataError(where_layers + ": " + without_flag(s.message()));
   size_t weight_layers = 0;
-  for (const LayerSpec& l : a.layers)
-    weight_layers += l.kind == LayerKind::kConv || l.kind == LayerKind::kFullyConnected ||
-                     l.kind == LayerKind::kSoftmax;
+  for (const LayerSpec& l : a.layers) weight_layers += has_weights(l.kind);
   if (weight_layers > kMaxModelLayers)
     return DataError(where_layers + ": expected at most " + std::to_string(kMaxModelLayers) +
                      " conv/fc/softmax layers, found " + std::to_string(weight_layers));

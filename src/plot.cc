@@ -328,8 +328,7 @@ std::vector<std::string> weight_layer_names(const History& h, size_t layers) {
   if (it != h.options.end() && it->is_string() && !it->get<std::string>().empty() &&
       parse_layers(it->get<std::string>(), {Activation::kSigmoid}, &specs).ok()) {
     for (const LayerSpec& s : specs)
-      if (s.kind == LayerKind::kConv || s.kind == LayerKind::kFullyConnected ||
-          s.kind == LayerKind::kSoftmax)
+      if (has_weights(s.kind))
         names.push_back("layer " + std::to_string(names.size() + 1) + ": " + layers_to_string({s}));
     if (names.size() == layers) return names;
   }

@@ -52,6 +52,9 @@ struct LayerSpec {
 Status parse_layers(const std::string& spec, const std::vector<Activation>& activations,
                     std::vector<LayerSpec>* out);
 
+// Whether a layer of this kind has weights and biases (conv, fc, softmax): a "weight layer".
+bool has_weights(LayerKind kind);
+
 // The command-line spelling of `layers` (parse_layers' inverse, without activations).
 std::string layers_to_string(const std::vector<LayerSpec>& layers);
 
