@@ -34,14 +34,6 @@ bool last_k(const std::vector<EpochHealth>& v, int k, Pred pred) {
   return true;
 }
 
-// Activations of kind `act` outside [lo, hi] are saturated (their derivative nearly zero).
-struct SaturationBand {
-  float lo, hi;
-};
-SaturationBand saturation_band(Activation act) {
-  return act == Activation::kSigmoid ? SaturationBand{0.01f, 0.99f} : SaturationBand{-0.98f, 0.98f};
-}
-
 // Activation and activations (rows, S) of weight layer l in the probe's workspace.
 Activation layer_activation(const Network& net, int l) {
   if (!net.is_stack()) return net.arch().activations[l];
@@ -49,12 +41,11 @@ Activation layer_activation(const Network& net, int l) {
   return s.kind == LayerKind::kSoftmax ? Activation::kSoftmax : s.activation;
 }
 
-const Eigen::MatrixXf& layer_output(const Network& net, const Workspace& ws, int l) {
-  // A stack's conv/fc layer: its activations before any pooling.
-  return net.is_stack() ? ws.a[net.stack_layer(l)] : ws.a[l];
-}
-
 }  // namespace
+
+SaturationBand saturation_band(Activation act) {
+  return act == Activation::kSigmoid ? SaturationBand{0.01f, 0.99f} : SaturationBand{-0.98f, 0.98f};
+}
 
 const char* name(HintKind k) {
   switch (k) {
@@ -149,100 +140,99 @@ HealthProbe::HealthProbe(const Network& net, size_t training_size, const Dataset
     const auto w = net.weight(0);
     large_init_ = w.cast<double>().squaredNorm() / static_cast<double>(w.size()) > 0.5;
   }
-  reset_epoch(net);
 }
 
-void HealthProbe::reset_epoch(const Network& net) {
+void ProbeTally::reset(const Network& net) {
   const int L = net.layers();
-  seen_ = correct_ = pinned_ = outputs_seen_ = 0;
-  cost_sum_ = cost_sq_sum_ = seconds_ = 0;
-  batches_seen_ = 0;
-  predicted_.assign(net.outputs(), 0);
-  active_.resize(std::max(L - 1, 0));
-  sat_count_.resize(std::max(L - 1, 0));
-  for (auto& v : active_) std::fill(v.begin(), v.end(), 0);
-  for (auto& v : sat_count_) std::fill(v.begin(), v.end(), 0);
-  bias_norm_sum_.assign(L, 0.0);
+  seen = correct = pinned = outputs_seen = 0;
+  cost_sum = cost_sq_sum = seconds = 0;
+  batches = 0;
+  predicted.assign(net.outputs(), 0);
+  active.resize(std::max(L - 1, 0));
+  sat_count.resize(std::max(L - 1, 0));
+  for (auto& v : active) std::fill(v.begin(), v.end(), 0);
+  for (auto& v : sat_count) std::fill(v.begin(), v.end(), 0);
+  bias_norm_sum.assign(L, 0.0);
 }
 
-void HealthProbe::see_batch(const Network& net, const Workspace& ws, const uint8_t* labels, int m,
-                            size_t b) {
-  if (b % stride_ != 0) return;
+void tally_batch(const Network& net, const float* out, const std::vector<const float*>& layer_out,
+                 const std::vector<const float*>& delta, const uint8_t* labels, int m,
+                 ProbeTally* t) {
   const auto t0 = std::chrono::steady_clock::now();
   const int L = net.layers();
-  const Eigen::MatrixXf& out = ws.a.back();  // (outputs, max_batch)
   const int outs = net.outputs();
   const Cost cost = net.arch().cost;
   const bool sigmoid_out = layer_activation(net, L - 1) == Activation::kSigmoid;
   for (int j = 0; j < m; ++j) {
-    const float* a = out.data() + static_cast<size_t>(j) * outs;
+    const float* a = out + static_cast<size_t>(j) * outs;
     int arg = 0;
     for (int k = 1; k < outs; ++k)
       if (a[k] > a[arg]) arg = k;  // first maximum, like np.argmax
-    ++predicted_[arg];
-    correct_ += (arg == labels[j]);
+    ++t->predicted[arg];
+    t->correct += (arg == labels[j]);
     const double c = sample_cost(cost, a, outs, labels[j]);
-    cost_sum_ += c;
-    cost_sq_sum_ += c * c;
+    t->cost_sum += c;
+    t->cost_sq_sum += c * c;
     if (sigmoid_out) {
       for (int k = 0; k < outs; ++k) {
         const bool target = k == labels[j];
-        pinned_ += target ? a[k] < 0.01f : a[k] > 0.99f;  // pinned on the wrong side
+        t->pinned += target ? a[k] < 0.01f : a[k] > 0.99f;  // pinned on the wrong side
       }
-      outputs_seen_ += outs;
+      t->outputs_seen += outs;
     }
   }
-  seen_ += m;
+  t->seen += m;
   // Hidden units: ever active (ReLU), saturated samples (sigmoid/tanh).
   for (int l = 0; l + 1 < L; ++l) {
     const Activation act = layer_activation(net, l);
-    const Eigen::MatrixXf& a = layer_output(net, ws, l);  // (units, max_batch)
-    const Eigen::Index units = a.rows();
+    const float* a = layer_out[l];  // (units, m)
+    const int i = net.is_stack() ? net.stack_layer(l) : l;
+    const size_t units = static_cast<size_t>(net.is_stack() ? net.shape(i).size() : net.rows(l));
     if (act == Activation::kRelu) {
-      std::vector<uint8_t>& on = active_[l];
-      if (on.size() != static_cast<size_t>(units)) on.assign(units, 0);
+      std::vector<uint8_t>& on = t->active[l];
+      if (on.size() != units) on.assign(units, 0);
       for (int j = 0; j < m; ++j) {
-        const float* c = a.data() + static_cast<size_t>(j) * units;
-        for (Eigen::Index u = 0; u < units; ++u) on[u] |= c[u] > 0.0f;
+        const float* c = a + static_cast<size_t>(j) * units;
+        for (size_t u = 0; u < units; ++u) on[u] |= c[u] > 0.0f;
       }
     } else if (act == Activation::kSigmoid || act == Activation::kTanh) {
-      std::vector<int>& sc = sat_count_[l];
-      if (sc.size() != static_cast<size_t>(units)) sc.assign(units, 0);
+      std::vector<int>& sc = t->sat_count[l];
+      if (sc.size() != units) sc.assign(units, 0);
       const SaturationBand band = saturation_band(act);
       int* count = sc.data();
       // Branch-free (below + above, never both) so it vectorises: this loop was the probe's
       // largest cost on workload 1.
       for (int j = 0; j < m; ++j) {
-        const float* c = a.data() + static_cast<size_t>(j) * units;
-        for (Eigen::Index u = 0; u < units; ++u)
+        const float* c = a + static_cast<size_t>(j) * units;
+        for (size_t u = 0; u < units; ++u)
           count[u] += static_cast<int>(c[u] < band.lo) + static_cast<int>(c[u] > band.hi);
       }
     }
   }
   // |dC/db| of the batch's mean cost per weight layer: dC/dz summed over the batch (and, for a
   // conv layer, over each filter's positions).
+  std::vector<double> g;
   for (int l = 0; l < L; ++l) {
     const int i = net.is_stack() ? net.stack_layer(l) : l;
-    const Eigen::MatrixXf& d = ws.delta[i];  // (units, max_batch)
     const int rows = net.rows(l);
-    const Eigen::Index per = d.rows() / rows;  // positions per bias (1 unless conv)
-    bias_grad_scratch_.assign(rows, 0.0);
-    double* g = bias_grad_scratch_.data();
+    const size_t units = static_cast<size_t>(net.is_stack() ? net.shape(i).size() : rows);
+    const size_t per = units / rows;  // positions per bias (1 unless conv)
+    g.assign(rows, 0.0);
     for (int j = 0; j < m; ++j) {
-      const float* c = d.data() + static_cast<size_t>(j) * d.rows();
+      const float* c = delta[l] + static_cast<size_t>(j) * units;
       if (per == 1) {  // dense: one delta per bias, a loop that vectorises
         for (int r = 0; r < rows; ++r) g[r] += c[r];
       } else {
         for (int r = 0; r < rows; ++r)
-          for (Eigen::Index q = 0; q < per; ++q) g[r] += c[r * per + q];
+          for (size_t q = 0; q < per; ++q) g[r] += c[r * per + q];
       }
     }
     double sq = 0;
-    for (double g : bias_grad_scratch_) sq += g * g;
-    bias_norm_sum_[l] += std::sqrt(sq) / m;
+    for (double v : g) sq += v * v;
+    t->bias_norm_sum[l] += std::sqrt(sq) / m;
   }
-  ++batches_seen_;
-  seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  ++t->batches;
+  t->seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
 bool HealthProbe::fire(HintKind k, int epoch, std::string message, std::vector<Hint>* out) {
@@ -251,48 +241,45 @@ bool HealthProbe::fire(HintKind k, int epoch, std::string message, std::vector<H
   return true;
 }
 
-std::vector<Hint> HealthProbe::observe(const Network& net, EpochReport* rep) {
+std::vector<Hint> HealthProbe::observe(const Network& net, const ProbeTally& t,
+                                       EpochReport* rep) {
   const auto t0 = std::chrono::steady_clock::now();
   EpochHealth h;
   const int L = net.layers();
   std::vector<Hint> hints;
-  if (seen_ == 0) {
-    reset_epoch(net);
-    return hints;
-  }
+  if (t.seen == 0) return hints;
   const Cost cost = net.arch().cost;
-  h.sample = static_cast<int>(seen_);
-  h.sample_cost = cost_sum_ / static_cast<double>(seen_);
+  h.sample = static_cast<int>(t.seen);
+  h.sample_cost = t.cost_sum / static_cast<double>(t.seen);
   // Each epoch samples other images, so its mean cost moves by this much without any trend.
   const double cost_var =
-      std::max(0.0, cost_sq_sum_ / static_cast<double>(seen_) - h.sample_cost * h.sample_cost);
-  h.sample_cost_se = std::sqrt(cost_var / static_cast<double>(seen_));
-  h.sample_accuracy = static_cast<double>(correct_) / static_cast<double>(seen_);
+      std::max(0.0, t.cost_sq_sum / static_cast<double>(t.seen) - h.sample_cost * h.sample_cost);
+  h.sample_cost_se = std::sqrt(cost_var / static_cast<double>(t.seen));
+  h.sample_accuracy = static_cast<double>(t.correct) / static_cast<double>(t.seen);
   h.top_class =
-      static_cast<int>(std::max_element(predicted_.begin(), predicted_.end()) - predicted_.begin());
-  h.top_class_share = static_cast<double>(predicted_[h.top_class]) / static_cast<double>(seen_);
-  if (outputs_seen_ > 0)
-    h.output_saturation = static_cast<double>(pinned_) / static_cast<double>(outputs_seen_);
+      static_cast<int>(std::max_element(t.predicted.begin(), t.predicted.end()) - t.predicted.begin());
+  h.top_class_share = static_cast<double>(t.predicted[h.top_class]) / static_cast<double>(t.seen);
+  if (t.outputs_seen > 0)
+    h.output_saturation = static_cast<double>(t.pinned) / static_cast<double>(t.outputs_seen);
   for (int l = 0; l + 1 < L; ++l) {
     const Activation act = layer_activation(net, l);
     double dead = EpochHealth::kNone, sat = EpochHealth::kNone;
-    if (act == Activation::kRelu && !active_[l].empty()) {
+    if (act == Activation::kRelu && !t.active[l].empty()) {
       long n = 0;
-      for (uint8_t on : active_[l]) n += !on;
-      dead = static_cast<double>(n) / static_cast<double>(active_[l].size());
+      for (uint8_t on : t.active[l]) n += !on;
+      dead = static_cast<double>(n) / static_cast<double>(t.active[l].size());
     } else if ((act == Activation::kSigmoid || act == Activation::kTanh) &&
-               !sat_count_[l].empty()) {
-      const long need = static_cast<long>(std::ceil(0.95 * static_cast<double>(seen_)));
+               !t.sat_count[l].empty()) {
+      const long need = static_cast<long>(std::ceil(0.95 * static_cast<double>(t.seen)));
       long n = 0;
-      for (int c : sat_count_[l]) n += c >= need;
-      sat = static_cast<double>(n) / static_cast<double>(sat_count_[l].size());
+      for (int c : t.sat_count[l]) n += c >= need;
+      sat = static_cast<double>(n) / static_cast<double>(t.sat_count[l].size());
     }
     h.dead_share.push_back(dead);
     h.saturated_share.push_back(sat);
   }
-  for (int l = 0; l < L; ++l) h.bias_grad_norm.push_back(bias_norm_sum_[l] / batches_seen_);
-  const double watched = seconds_;
-  reset_epoch(net);
+  for (int l = 0; l < L; ++l) h.bias_grad_norm.push_back(t.bias_norm_sum[l] / t.batches);
+  const double watched = t.seconds;
   const int S = h.sample;
 
   const int epoch = rep->epoch;

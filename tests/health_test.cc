@@ -371,9 +371,12 @@ TEST(HealthProbe, CountsHandComputedEvidence) {
     ws.delta[1](1, 1) = 0.5f;
     const uint8_t labels[2] = {1, 1};
     HealthProbe probe(net, 2, nullptr, TrainOptions{});
-    probe.see_batch(net, ws, labels, 2, 0);
+    ProbeTally tally;
+    tally.reset(net);
+    tally_batch(net, ws.a[1].data(), {ws.a[0].data(), ws.a[1].data()},
+                {ws.delta[0].data(), ws.delta[1].data()}, labels, 2, &tally);
     EpochReport rep;
-    probe.observe(net, &rep);
+    probe.observe(net, tally, &rep);
     const EpochHealth& h = rep.health;
     EXPECT_EQ(h.sample, 2);
     EXPECT_DOUBLE_EQ(h.sample_accuracy, 0.5);

@@ -92,43 +92,66 @@ struct EpochHealth {
 std::vector<Hint> check_data(const Network& net, const Dataset& training, const Dataset* evaluation,
                              const HealthThresholds& t = {});
 
-// Watches one run. The training loop hands it every mini-batch right after its SGD step (the
-// step's own forward activations and output errors, still in the workspace) and each epoch's
-// report; the probe reads a fixed subset of the mini-batches (about `per_epoch` images an epoch,
-// evenly spaced), so watching costs a small fixed amount per epoch and draws no random numbers.
+// Activations of kind `act` outside [lo, hi] count as saturated (their derivative nearly zero):
+// sigmoid outside [0.01, 0.99], tanh outside [-0.98, 0.98].
+struct SaturationBand {
+  float lo, hi;
+};
+SaturationBand saturation_band(Activation act);
+
+// The raw evidence of the mini-batches the probe read in one epoch, as the backend that ran the
+// steps gathered it (batch by batch, sample by sample, so every backend sums in the same order).
+struct ProbeTally {
+  long seen = 0;          // images read
+  long correct = 0;       // ... classified correctly
+  long pinned = 0;        // sigmoid output activations pinned on the wrong side (< 0.01 or > 0.99)
+  long outputs_seen = 0;  // sigmoid output activations read
+  double cost_sum = 0, cost_sq_sum = 0;  // sample_cost() of each image, and its square
+  int batches = 0;                       // mini-batches read
+  double seconds = 0;                    // time spent gathering
+  std::vector<long> predicted;           // (outputs) predictions per class
+  // Per weight layer but the output layer, per unit (empty where the activation does not apply):
+  std::vector<std::vector<uint8_t>> active;  // ReLU: ever > 0
+  std::vector<std::vector<int>> sat_count;   // sigmoid/tanh: samples outside saturation_band()
+  std::vector<double> bias_norm_sum;         // (weight layers) sum of |dC/db| / m per batch
+  // Empties the tally for `net` (zeroed counts of the right sizes).
+  void reset(const Network& net);
+};
+
+// Adds one mini-batch to `tally`, as a backend reads it right after that batch's SGD step (before
+// its update, with any dropout masks): the output activations `out` (outputs, m) column-major;
+// per weight layer l, its activations `layer_out[l]` (units, m) (a conv layer's before pooling) and
+// its dC/dz `delta[l]` (units, m); `labels` (m).
+void tally_batch(const Network& net, const float* out, const std::vector<const float*>& layer_out,
+                 const std::vector<const float*>& delta, const uint8_t* labels, int m,
+                 ProbeTally* tally);
+
+// Watches one run. The backend tallies a fixed subset of each epoch's mini-batches (about
+// `per_epoch` images an epoch, evenly spaced: those wants() accepts) right after their SGD step;
+// the probe turns each epoch's tally and report into evidence and hints. Watching costs a small
+// fixed amount per epoch and draws no random numbers.
 class HealthProbe {
  public:
   HealthProbe(const Network& net, size_t training_size, const Dataset* evaluation,
               const TrainOptions& opts, HealthThresholds t = {}, int per_epoch = 1000);
 
-  // After sgd_step (or forward + backward) on mini-batch `b` of the epoch: ws.a holds the batch's
-  // activations and ws.delta its dC/dz, for the first m columns with `labels`.
-  void see_batch(const Network& net, const Workspace& ws, const uint8_t* labels, int m, size_t b);
+  // Whether mini-batch `b` of an epoch is one the probe reads.
+  bool wants(size_t b) const { return b % stride_ == 0; }
 
-  // Closes the epoch `rep` describes: fills rep->health from the batches seen and returns the
-  // hints that fire for the first time (each kind at most once per probe).
-  std::vector<Hint> observe(const Network& net, EpochReport* rep);
+  // Closes the epoch `rep` describes: fills rep->health from `tally` (this epoch's batches) and
+  // returns the hints that fire for the first time (each kind at most once per probe).
+  std::vector<Hint> observe(const Network& net, const ProbeTally& tally, EpochReport* rep);
 
   const HealthThresholds& thresholds() const { return t_; }
 
  private:
   bool fire(HintKind k, int epoch, std::string message, std::vector<Hint>* out);
-  void reset_epoch(const Network& net);
 
   HealthThresholds t_;
   size_t stride_ = 1;        // read mini-batches b with b % stride_ == 0
   bool large_init_ = false;  // first-layer weights looked N(0, 1) when the probe was made
   double lambda_ = 0;
   std::vector<long> eval_class_count_;  // (10) evaluation labels per class
-  // This epoch so far:
-  long seen_ = 0, correct_ = 0, pinned_ = 0, outputs_seen_ = 0;
-  double cost_sum_ = 0, cost_sq_sum_ = 0, seconds_ = 0;
-  int batches_seen_ = 0;
-  std::vector<long> predicted_;               // (outputs) predictions per class
-  std::vector<std::vector<uint8_t>> active_;  // per hidden layer, per unit: ever > 0 (ReLU)
-  std::vector<std::vector<int>> sat_count_;   // per hidden layer, per unit: saturated samples
-  std::vector<double> bias_norm_sum_;         // per weight layer: sum of |dC/db| / m
-  std::vector<double> bias_grad_scratch_;
   // Past epochs:
   std::vector<EpochHealth> past_;
   // (epochs) the training cost the learning-rate rule follows: the report's when monitored (the

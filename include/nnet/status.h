@@ -13,6 +13,7 @@ enum class Code : int {
   kDiverged = 3,      // training produced a non-finite cost, gradient or weight
   kDataError = 65,    // EX_DATAERR: input exists but is malformed
   kNoInput = 66,      // EX_NOINPUT: input missing or unreadable
+  kUnavailable = 69,  // EX_UNAVAILABLE: a device asked for cannot be used (--device cuda)
   kSoftware = 70,     // EX_SOFTWARE: internal error (a bug)
   kCantCreate = 73,   // EX_CANTCREAT: output cannot be created
   kIoError = 74,      // EX_IOERR: read/write failed midway (disk full, ...)
