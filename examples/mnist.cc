@@ -19,8 +19,8 @@ int main(int argc, char** argv) {
   if (nnet::Status s = nnet::load_data(path, {}, &data); !s.ok()) return report(s);
   if (argc > 3) data.training = nnet::head(std::move(data.training), std::atol(argv[3]));
   nnet::Network net(nnet::sigmoid_architecture({784, 30, 10}));  // quadratic cost
-  nnet::init_params(net, nnet::Init::kLarge, /*seed=*/1);         // N(0, 1) as np.random.randn
-  nnet::TrainOptions opts;                                        // batch 10, reshuffled
+  nnet::init_params(net, nnet::Init::kLarge, /*seed=*/1);        // N(0, 1) as np.random.randn
+  nnet::TrainOptions opts;                                       // batch 10, reshuffled
   opts.epochs = argc > 2 ? std::atoi(argv[2]) : 30;
   opts.eta = 3.0;
   nnet::TrainCallbacks callbacks;
