@@ -80,7 +80,8 @@ function describe(models) {
     const trained = [];
     for (const k of ['data', 'epochs', 'batch', 'eta', 'lambda', 'dropout', 'train_size', 'expand',
       'seed']) {
-      if (t[k] !== undefined && t[k] !== false && !(typeof t[k] === 'number' && t[k] < 0) &&
+      if (t[k] !== undefined && t[k] !== false && t[k] !== '' &&
+          !(typeof t[k] === 'number' && t[k] < 0) &&
           !(k === 'lambda' && t[k] === 0) &&
           !(k === 'dropout' && t[k] === 0)) trained.push(k + ' ' + t[k]);
     }
