@@ -562,7 +562,7 @@ py::list train_reference(PyNet& p, const PyData& training, const PyData* evaluat
   }
   if (!seed_given) ro.python_seed = p.seed;
   Network& net = p.m.net;
-  if (!net.arch().layers.empty())
+  if (!net.dense())
     raise(UsageError("reference: conv layer stacks are not in the book's network.py/network2.py"));
   check_labels(training, net, "training_data");
   if (evaluation) check_labels(*evaluation, net, "test_data");

@@ -435,45 +435,32 @@ Status DeviceNet<T>::create(const NetworkT<T>& net, int max_batch, double dense_
   I.max_batch = std::max(max_batch, 1);
   I.seed = seed;
   I.params = net.params().size();
-  // The plan: the stack as it is, or a dense net's fc layers with their in-place dropout.
-  if (net.is_stack()) {
-    for (int i = 0; i < net.stack_size(); ++i) {
-      const LayerSpec& s = net.spec(i);
-      Layer L;
-      L.kind = s.kind;
-      L.size = net.shape(i).size();
-      L.in_size = net.input_shape(i).size();
-      L.weight = net.weight_layer(i);
-      L.act = s.kind == LayerKind::kSoftmax ? kSoftmax : static_cast<int>(s.activation);
-      if (L.weight < 0) L.act = kNoAct;
-      const Shape& in = net.input_shape(i);
-      const Shape& o = net.shape(i);
-      if (s.kind == LayerKind::kConv)
-        L.conv = ConvGeom{in.c, in.h, in.w, s.units, s.kernel, s.stride, s.pad, o.h, o.w};
-      if (s.kind == LayerKind::kMaxPool || s.kind == LayerKind::kAvgPool)
-        L.pool = PoolGeom{in.c, in.h, in.w, s.kernel, o.h, o.w, s.kind == LayerKind::kMaxPool};
-      if (s.kind == LayerKind::kDropout) {
-        L.drop = s.drop;
-        L.inverted = s.inverted;
-      }
-      I.plan.push_back(L);
+  // The plan: one entry per stack layer; a dense net's hidden fc layers drop in place.
+  for (int i = 0; i < net.stack_size(); ++i) {
+    const LayerSpec& s = net.spec(i);
+    Layer L;
+    L.kind = s.kind;
+    L.size = net.shape(i).size();
+    L.in_size = net.input_shape(i).size();
+    L.weight = net.weight_layer(i);
+    L.act = s.kind == LayerKind::kSoftmax ? kSoftmax : static_cast<int>(s.activation);
+    if (L.weight < 0) L.act = kNoAct;
+    const Shape& in = net.input_shape(i);
+    const Shape& o = net.shape(i);
+    if (s.kind == LayerKind::kConv)
+      L.conv = ConvGeom{in.c, in.h, in.w, s.units, s.kernel, s.stride, s.pad, o.h, o.w};
+    if (s.kind == LayerKind::kMaxPool || s.kind == LayerKind::kAvgPool)
+      L.pool = PoolGeom{in.c, in.h, in.w, s.kernel, o.h, o.w, s.kind == LayerKind::kMaxPool};
+    if (s.kind == LayerKind::kDropout) {
+      L.drop = s.drop;
+      L.inverted = s.inverted;
     }
-  } else {
-    for (int l = 0; l < net.layers(); ++l) {
-      Layer L;
-      const Activation act = net.arch().activations[l];
-      L.kind = act == Activation::kSoftmax ? LayerKind::kSoftmax : LayerKind::kFullyConnected;
-      L.size = net.rows(l);
-      L.in_size = net.cols(l);
-      L.weight = l;
-      L.act = static_cast<int>(act);
-      if (dense_dropout > 0 && l + 1 < net.layers()) {
-        L.in_place = true;
-        L.drop = dense_dropout;
-        L.inverted = true;
-      }
-      I.plan.push_back(L);
+    if (dense_dropout > 0 && drops_in_place(net, i)) {
+      L.in_place = true;
+      L.drop = dense_dropout;
+      L.inverted = true;
     }
+    I.plan.push_back(L);
   }
   if (I.plan.back().weight < 0)
     return UsageError("--device cuda: the last layer must be conv, fc or softmax");
