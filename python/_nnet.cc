@@ -815,7 +815,10 @@ PYBIND11_MODULE(_nnet, m) {
       .def(py::init(&make_net))
       .def_property_readonly("sizes", [](const PyNet& p) { return p.m.net.arch().sizes; })
       .def_property_readonly("layer_spec",
-                             [](const PyNet& p) { return layers_to_string(p.m.net.arch().layers); })
+                             [](const PyNet& p) {
+                               // "" for a --sizes net, as Network(layers=...) takes it
+                               return p.m.net.dense() ? std::string() : layers_to_string(p.m.net.arch().layers);
+                             })
       .def_property_readonly("input_shape",
                              [](const PyNet& p) {
                                const Shape& s = p.m.net.arch().input;

@@ -133,7 +133,7 @@ Status stack_from_spec(const std::string& spec, const std::vector<long long>& in
   const LayerTable t = make_layer_table(&a);  // shapes only: allocates no parameters
   size_t total = 0;
   for (size_t l = 0; l < t.rows.size(); ++l) {
-    // layer_shapes caps each W at 2^26 values, so with <= 64 layers nothing overflows.
+    // layer_shapes caps each W at 2^28 values, so with <= 64 layers nothing overflows.
     total += static_cast<size_t>(t.rows[l]) * (static_cast<size_t>(t.cols[l]) + 1);
     if (total > kMaxModelParams)
       return DataError(where_layers + ": the network would have more than " +
