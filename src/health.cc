@@ -36,7 +36,6 @@ bool last_k(const std::vector<EpochHealth>& v, int k, Pred pred) {
 
 // Activation and activations (rows, S) of weight layer l in the probe's workspace.
 Activation layer_activation(const Network& net, int l) {
-  if (!net.is_stack()) return net.arch().activations[l];
   const LayerSpec& s = net.spec(net.stack_layer(l));
   return s.kind == LayerKind::kSoftmax ? Activation::kSoftmax : s.activation;
 }
@@ -186,8 +185,7 @@ void tally_batch(const Network& net, const float* out, const std::vector<const f
   for (int l = 0; l + 1 < L; ++l) {
     const Activation act = layer_activation(net, l);
     const float* a = layer_out[l];  // (units, m)
-    const int i = net.is_stack() ? net.stack_layer(l) : l;
-    const size_t units = static_cast<size_t>(net.is_stack() ? net.shape(i).size() : net.rows(l));
+    const size_t units = static_cast<size_t>(net.shape(net.stack_layer(l)).size());
     if (act == Activation::kRelu) {
       std::vector<uint8_t>& on = t->active[l];
       if (on.size() != units) on.assign(units, 0);
@@ -213,9 +211,8 @@ void tally_batch(const Network& net, const float* out, const std::vector<const f
   // conv layer, over each filter's positions).
   std::vector<double> g;
   for (int l = 0; l < L; ++l) {
-    const int i = net.is_stack() ? net.stack_layer(l) : l;
     const int rows = net.rows(l);
-    const size_t units = static_cast<size_t>(net.is_stack() ? net.shape(i).size() : rows);
+    const size_t units = static_cast<size_t>(net.shape(net.stack_layer(l)).size());
     const size_t per = units / rows;  // positions per bias (1 unless conv)
     g.assign(rows, 0.0);
     for (int j = 0; j < m; ++j) {

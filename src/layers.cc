@@ -17,6 +17,7 @@ namespace {
 constexpr int kMaxUnits = 1000000;
 constexpr int kMaxKernel = 1024;
 constexpr long long kMaxLayerSize = 1LL << 26;  // activations per sample in one layer
+constexpr long long kMaxLayerWeights = static_cast<long long>(kMaxParams);  // a net's own cap
 
 std::vector<std::string> split(const std::string& s, char sep) {
   std::vector<std::string> out;
@@ -200,8 +201,8 @@ Status layer_shapes(const Shape& input, const std::vector<LayerSpec>& layers, in
                             std::to_string(pw));
         o = Shape{l.units, (ph - l.kernel) / l.stride + 1, (pw - l.kernel) / l.stride + 1};
         const long long patch = static_cast<long long>(in.c) * l.kernel * l.kernel;
-        if (patch * l.units > kMaxLayerSize)
-          return UsageError(where + ": expected at most " + std::to_string(kMaxLayerSize) +
+        if (patch * l.units > kMaxLayerWeights)
+          return UsageError(where + ": expected at most " + std::to_string(kMaxLayerWeights) +
                             " weights, found " + std::to_string(patch * l.units));
         break;
       }
@@ -216,8 +217,8 @@ Status layer_shapes(const Shape& input, const std::vector<LayerSpec>& layers, in
       case LayerKind::kFullyConnected:
       case LayerKind::kSoftmax:
         if (l.units < 1) return UsageError(where + ": expected >= 1 neurons");
-        if (static_cast<long long>(in.size()) * l.units > kMaxLayerSize)
-          return UsageError(where + ": expected at most " + std::to_string(kMaxLayerSize) +
+        if (static_cast<long long>(in.size()) * l.units > kMaxLayerWeights)
+          return UsageError(where + ": expected at most " + std::to_string(kMaxLayerWeights) +
                             " weights, found " +
                             std::to_string(static_cast<long long>(in.size()) * l.units));
         if (l.kind == LayerKind::kSoftmax && i + 1 != layers.size())

@@ -133,7 +133,7 @@ Status stack_from_spec(const std::string& spec, const std::vector<long long>& in
   const LayerTable t = make_layer_table(&a);  // shapes only: allocates no parameters
   size_t total = 0;
   for (size_t l = 0; l < t.rows.size(); ++l) {
-    // layer_shapes caps each W at 2^26 values, so with <= 64 layers nothing overflows.
+    // layer_shapes caps each W at 2^28 values, so with <= 64 layers nothing overflows.
     total += static_cast<size_t>(t.rows[l]) * (static_cast<size_t>(t.cols[l]) + 1);
     if (total > kMaxModelParams)
       return DataError(where_layers + ": the network would have more than " +
@@ -187,7 +187,7 @@ std::vector<WeightLayout> weight_layouts(const Architecture& arch) {
     w.dims = {rows, cols};
     w.names = {"rows (neurons)", "numbers (inputs)"};
     w.kind = "dense";
-    if (!a.layers.empty()) {
+    if (!a.dense) {
       const int i = t.stack_index[l];
       const LayerSpec& s = a.layers[i];
       w.layer = layers_to_string({s});
@@ -384,7 +384,7 @@ size_t product(const std::vector<size_t>& dims) {
 nlohmann::ordered_json nnet_block(const Model& m) {
   const Architecture& arch = m.net.arch();
   nlohmann::ordered_json blk;
-  blk["format_version"] = m.net.is_stack() ? kModelFormatVersion : kDenseModelFormatVersion;
+  blk["format_version"] = m.net.dense() ? kDenseModelFormatVersion : kModelFormatVersion;
   blk["written_by"] = "nnet";
   blk["cost"] = name(arch.cost);
   std::vector<std::string> acts;
@@ -520,7 +520,7 @@ Status hdf5_image(const Model& m, const std::string& path, std::string* bytes) {
   if (!file.ok()) return fail("create the in-memory file");
   const hid_t root = file.get();
   json training = m.training;
-  const int version = net.is_stack() ? kModelFormatVersion : kDenseModelFormatVersion;
+  const int version = net.dense() ? kDenseModelFormatVersion : kModelFormatVersion;
   bool ok = write_string_attr(root, "format", "nnet-model") &&
             write_int_attr(root, "format_version", {version}, true) &&
             write_int_attr(root, "sizes", arch.sizes, false) &&
@@ -528,7 +528,7 @@ Status hdf5_image(const Model& m, const std::string& path, std::string* bytes) {
             write_string_attr(root, "book_cost", book_cost_name(arch.cost)) &&
             write_string_attr(root, "init", m.init) &&
             write_string_attr(root, "training", training.dump());
-  if (ok && net.is_stack())
+  if (ok && !net.dense())
     ok = write_string_attr(root, "layers", layers_to_string(arch.layers)) &&
          write_int_attr(root, "input", {arch.input.c, arch.input.h, arch.input.w}, false);
   if (!ok) return fail("write the root attributes");
@@ -540,7 +540,7 @@ Status hdf5_image(const Model& m, const std::string& path, std::string* bytes) {
     Hid g(H5Gcreate2(layers.get(), gname.c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), H5Gclose);
     if (!g.ok() || !write_string_attr(g.get(), "activation", name(arch.activations[l])))
       return fail("create /layers/" + gname);
-    if (net.is_stack() && (!write_string_attr(g.get(), "kind", layouts[l].kind) ||
+    if (!net.dense() && (!write_string_attr(g.get(), "kind", layouts[l].kind) ||
                            !write_string_attr(g.get(), "layer", layouts[l].layer)))
       return fail("create /layers/" + gname);
     // numpy's (y, x) is row-major; our weights are column-major, so write the transpose's data
@@ -913,7 +913,7 @@ namespace internal {
 std::string encode_model(const Model& m) {
   nlohmann::ordered_json header;
   header["sizes"] = m.net.arch().sizes;
-  if (m.net.is_stack()) {
+  if (!m.net.dense()) {
     const Shape& in = m.net.arch().input;
     header["layers"] = layers_to_string(m.net.arch().layers);
     header["input"] = {in.c, in.h, in.w};
@@ -1016,7 +1016,7 @@ std::string model_to_json(const Model& m) {
   const Network& net = m.net;
   const Architecture& arch = net.arch();
   std::string out;
-  if (net.is_stack()) {
+  if (!net.dense()) {
     // docs/models.md: sizes (summary), layers, input, then weights and biases per weight layer.
     const Shape& in = arch.input;
     out.reserve(net.params().size() * 24 + 4096);

@@ -183,15 +183,29 @@ bool has_dropout(const Architecture& arch) {
   return false;
 }
 
-LayerTable make_layer_table(Architecture* arch) {
-  LayerTable t;
-  if (arch->layers.empty()) {
-    for (size_t l = 0; l + 1 < arch->sizes.size(); ++l) {
-      t.rows.push_back(arch->sizes[l + 1]);
-      t.cols.push_back(arch->sizes[l]);
-    }
-    return t;
+namespace {
+
+// A --sizes net as its stack: fc:N per weight layer, softmax:N for a softmax output.
+void dense_to_stack(Architecture* arch) {
+  const int n = arch->sizes.empty() ? 0 : arch->sizes.front();
+  const int side = static_cast<int>(std::lround(std::sqrt(static_cast<double>(n))));
+  arch->input = side * side == n ? Shape{1, side, side} : Shape{n, 1, 1};
+  for (size_t l = 0; l + 1 < arch->sizes.size(); ++l) {
+    LayerSpec s;
+    const Activation act = l < arch->activations.size() ? arch->activations[l] : Activation{};
+    s.kind = act == Activation::kSoftmax ? LayerKind::kSoftmax : LayerKind::kFullyConnected;
+    s.units = arch->sizes[l + 1];
+    s.activation = act;
+    arch->layers.push_back(s);
   }
+  arch->dense = true;
+}
+
+}  // namespace
+
+LayerTable make_layer_table(Architecture* arch) {
+  if (arch->layers.empty()) dense_to_stack(arch);
+  LayerTable t;
   const Status s = layer_shapes(arch->input, arch->layers, 0, &t.shapes);
   assert(s.ok());
   (void)s;
@@ -230,8 +244,9 @@ LayerTable make_layer_table(Architecture* arch) {
   return t;
 }
 
-Status validate(const Architecture& arch, int input_pixels, int num_classes) {
-  if (!arch.layers.empty()) return validate_stack(arch, input_pixels, num_classes);
+namespace {
+
+Status validate_dense(const Architecture& arch, int input_pixels, int num_classes) {
   const auto& s = arch.sizes;
   if (s.size() < 2)
     return UsageError("--sizes: expected at least 2 layers (e.g. 784,30,10), found " +
@@ -261,6 +276,37 @@ Status validate(const Architecture& arch, int input_pixels, int num_classes) {
   if (arch.cost == Cost::kCrossEntropy && arch.activations.back() != Activation::kSigmoid)
     return UsageError(std::string("--cost: cross-entropy needs a sigmoid output layer, found ") +
                       name(arch.activations.back()));
+  // The same limits on every layer as a stack's (layer_shapes), spelled for --sizes.
+  Architecture stack = arch;
+  stack.layers.clear();
+  dense_to_stack(&stack);
+  std::vector<Shape> shapes;
+  if (Status st = layer_shapes(stack.input, stack.layers, num_classes, &shapes); !st.ok())
+    return UsageError("--sizes: " + st.message().substr(st.message().find(": ") + 2));
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status validate(const Architecture& arch, int input_pixels, int num_classes) {
+  NNET_RETURN_IF_ERROR(arch.dense || arch.layers.empty()
+                           ? validate_dense(arch, input_pixels, num_classes)
+                           : validate_stack(arch, input_pixels, num_classes));
+  int weight_layers = 0;
+  for (const LayerSpec& l : arch.layers) weight_layers += has_weights(l.kind);
+  if (arch.layers.empty()) weight_layers = static_cast<int>(arch.sizes.size()) - 1;
+  const std::string flag = arch.dense || arch.layers.empty() ? "--sizes" : "--layers";
+  if (weight_layers > kMaxWeightLayers)
+    return UsageError(flag + ": expected at most " + std::to_string(kMaxWeightLayers) +
+                      " conv/fc/softmax layers, found " + std::to_string(weight_layers));
+  Architecture a = arch;
+  const LayerTable t = make_layer_table(&a);  // shapes only: allocates no parameters
+  size_t params = 0;
+  for (size_t l = 0; l < t.rows.size(); ++l)
+    params += static_cast<size_t>(t.rows[l]) * (static_cast<size_t>(t.cols[l]) + 1);
+  if (params > kMaxParams)
+    return UsageError(flag + ": expected at most " + std::to_string(kMaxParams) +
+                      " parameters, found " + std::to_string(params));
   return Status::Ok();
 }
 
@@ -272,15 +318,13 @@ void init_network3(NetworkT<T>& net, NumpyRandom& rng) {
   for (int l = 0; l < net.layers(); ++l) {
     auto w = net.weight(l);  // (rows, cols)
     auto b = net.bias(l);    // (rows)
-    const int i = net.is_stack() ? net.stack_layer(l) : -1;
-    const bool softmax = i >= 0 ? net.spec(i).kind == LayerKind::kSoftmax
-                                : net.arch().activations[l] == Activation::kSoftmax;
-    if (softmax) {
+    const int i = net.stack_layer(l);
+    if (net.spec(i).kind == LayerKind::kSoftmax) {
       w.setZero();
       b.setZero();
       continue;
     }
-    if (i >= 0 && net.spec(i).kind == LayerKind::kConv) {
+    if (net.spec(i).kind == LayerKind::kConv) {
       const LayerSpec& s = net.spec(i);
       const int F = s.units, K = s.kernel, C = net.input_shape(i).c;
       int P = 1;
@@ -347,85 +391,58 @@ template <class T>
 WorkspaceT<T> make_workspace(const NetworkT<T>& net, int max_batch) {
   WorkspaceT<T> ws;
   ws.max_batch = max_batch;
-  if (net.is_stack()) {
-    for (int i = 0; i < net.stack_size(); ++i) {
-      const int size = net.shape(i).size();
-      const LayerKind k = net.spec(i).kind;
-      ws.z.emplace_back(net.weight_layer(i) >= 0 ? size : 0, max_batch);  // (size, max_batch)
-      ws.a.emplace_back(size, max_batch);                                 // (size, max_batch)
-      ws.delta.emplace_back(size, max_batch);                             // (size, max_batch)
-      ws.mask.emplace_back(k == LayerKind::kDropout ? size : 0, max_batch);
-      ws.argmax.emplace_back(k == LayerKind::kMaxPool ? static_cast<size_t>(size) * max_batch : 0);
-    }
-    ws.cols.resize(static_cast<size_t>(max_batch));
-    return ws;
-  }
-  for (int l = 0; l < net.layers(); ++l) {
-    ws.z.emplace_back(net.rows(l), max_batch);      // (sizes[l+1], max_batch)
-    ws.a.emplace_back(net.rows(l), max_batch);      // (sizes[l+1], max_batch)
-    ws.delta.emplace_back(net.rows(l), max_batch);  // (sizes[l+1], max_batch)
-    ws.mask.emplace_back(l + 1 < net.layers() ? net.rows(l) : 0, max_batch);
+  for (int i = 0; i < net.stack_size(); ++i) {
+    const int size = net.shape(i).size();
+    const LayerKind k = net.spec(i).kind;
+    const bool masked = k == LayerKind::kDropout || drops_in_place(net, i);
+    ws.z.emplace_back(net.weight_layer(i) >= 0 ? size : 0, max_batch);  // (size, max_batch)
+    ws.a.emplace_back(size, max_batch);                                 // (size, max_batch)
+    ws.delta.emplace_back(size, max_batch);                             // (size, max_batch)
+    ws.mask.emplace_back(masked ? size : 0, max_batch);
+    ws.argmax.emplace_back(k == LayerKind::kMaxPool ? static_cast<size_t>(size) * max_batch : 0);
   }
   ws.cols.resize(static_cast<size_t>(max_batch));
   return ws;
 }
 
+// ---- One forward/backward pair per layer kind. ----
 namespace {
 
-// Whether the vector kernels serve this scalar type in this build.
+// Whether the AVX-512 fused kernels run this net's fc layers: a --sizes net's, in float, where
+// the build has them (kernels.h). Other nets' fc layers use Eigen's GEMM: the two round
+// differently, and each net keeps the numbers it has always had.
 template <class T>
-bool use_kernels() {
+bool fused_fc(const NetworkT<T>& net) {
   if constexpr (std::is_same_v<T, float>)
-    return kernels::available();
+    return net.dense() && kernels::available();
   else
     return false;
 }
 
-// Points ws.cols at the first m columns of layer l's input: x for l == 0, else ws.a[l-1].
-template <class T>
-const T* const* layer_input(const WorkspaceT<T>& ws, const T* const* x, int l, int m,
-                            std::vector<const T*>& cols) {
-  if (l == 0) return x;
-  const MatrixT<T>& a = ws.a[l - 1];  // (sizes[l], max_batch)
-  for (int j = 0; j < m; ++j) cols[j] = a.data() + static_cast<Eigen::Index>(j) * a.rows();
-  return cols.data();
-}
-
-// The forward pass through the vector kernels: bias and activation fused into the product.
-void forward_fast(const Network& net, const float* const* x, int m, Workspace& ws,
-                  bool dropout_masks) {
-  const int L = net.layers();
-  for (int l = 0; l < L; ++l) {
-    const Activation act = net.arch().activations[l];
-    const float* const* in = layer_input(ws, x, l, m, ws.cols);
-    const auto& p = net.params();
-    if (!kernels::dense_forward(p.data() + net.weight_offset(l), p.data() + net.bias_offset(l),
-                                net.rows(l), net.cols(l), in, m, act, ws.z[l].data(),
-                                ws.a[l].data(), net.rows(l)))
-      activate<float>(act, ws.z[l].leftCols(m), ws.a[l].leftCols(m));
-    if (dropout_masks && l + 1 < L) ws.a[l].leftCols(m).array() *= ws.mask[l].leftCols(m).array();
-  }
-}
-
-}  // namespace
-
-// ---- Layer stacks: one forward/backward pair per layer kind. ----
-namespace {
-
-// A layer's input: (in_size, m) with leading dimension ld.
+// A layer's input: (in_size, m) with leading dimension ld, and/or its m column pointers (the fused
+// kernels read columns where they lie: a mini-batch's images are never gathered).
 template <class T>
 struct Input {
-  const T* data;
-  int ld;
+  const T* data = nullptr;
+  int ld = 0;
+  const T* const* cols = nullptr;
 };
 
 template <class T>
 using ConstStrided = Eigen::Map<const MatrixT<T>, 0, Eigen::OuterStride<>>;
 
 template <class T>
-Input<T> stack_input(const WorkspaceT<T>& ws, const Eigen::Ref<const MatrixT<T>>& x, int i) {
-  if (i == 0) return {x.data(), static_cast<int>(x.outerStride())};
-  return {ws.a[i - 1].data(), static_cast<int>(ws.a[i - 1].rows())};
+Input<T> stack_input(const WorkspaceT<T>& ws, const Input<T>& x, int i) {
+  if (i == 0) return x;
+  return {ws.a[i - 1].data(), static_cast<int>(ws.a[i - 1].rows()), nullptr};
+}
+
+// The input's column pointers, from the input itself or laid out in ws.cols.
+template <class T>
+const T* const* input_columns(const Input<T>& x, int m, WorkspaceT<T>& ws) {
+  if (x.cols) return x.cols;
+  for (int j = 0; j < m; ++j) ws.cols[j] = x.data + static_cast<size_t>(j) * x.ld;
+  return ws.cols.data();
 }
 
 template <class T>
@@ -443,6 +460,21 @@ conv::Geometry geometry(const NetworkT<T>& net, int i) {
   return g;
 }
 
+// d (dC/da of weight layer i on entry) becomes dC/dz: times the activation's derivative, and
+// first times the layer's own in-place dropout mask when it has one (its a holds act(z) * mask,
+// so the derivative is taken from z).
+template <class T>
+void to_dz(const NetworkT<T>& net, int i, int m, WorkspaceT<T>& ws, bool dropout_masks) {
+  auto d = ws.delta[i].leftCols(m);
+  const Activation act = net.arch().activations[net.weight_layer(i)];
+  if (dropout_masks && drops_in_place(net, i)) {
+    d.array() *= ws.mask[i].leftCols(m).array();
+    times_derivative_from_z<T>(act, ws.z[i].leftCols(m), d);
+  } else {
+    times_derivative<T>(act, ws.z[i].leftCols(m), ws.a[i].leftCols(m), d);
+  }
+}
+
 template <class T>
 void conv_forward(const NetworkT<T>& net, int i, Input<T> x, int m, WorkspaceT<T>& ws) {
   const int l = net.weight_layer(i);
@@ -453,15 +485,11 @@ void conv_forward(const NetworkT<T>& net, int i, Input<T> x, int m, WorkspaceT<T
   activate<T>(net.spec(i).activation, z.leftCols(m), ws.a[i].leftCols(m));
 }
 
-// ws.delta[i] holds dC/da on entry (dC/dz when `is_output`), dC/dz on exit; dC/d(input) goes to
-// ws.delta[i-1].
+// ws.delta[i] holds dC/dz; dC/d(input) goes to ws.delta[i-1].
 template <class T>
-void conv_backward(const NetworkT<T>& net, int i, Input<T> x, int m, WorkspaceT<T>& ws, T* grad,
-                   bool is_output) {
+void conv_backward(const NetworkT<T>& net, int i, Input<T> x, int m, WorkspaceT<T>& ws, T* grad) {
   const int l = net.weight_layer(i);
   auto d = ws.delta[i].leftCols(m);  // (F*oh*ow, m)
-  if (!is_output)
-    times_derivative<T>(net.spec(i).activation, ws.z[i].leftCols(m), ws.a[i].leftCols(m), d);
   const conv::Geometry g = geometry(net, i);
   const int ldd = static_cast<int>(ws.delta[i].rows());
   conv::backward_params<T>(g, x.data, x.ld, d.data(), ldd, m, grad + net.weight_offset(l),
@@ -472,24 +500,44 @@ void conv_backward(const NetworkT<T>& net, int i, Input<T> x, int m, WorkspaceT<
                             ws.threads);
 }
 
-// fc and softmax: z = W x + b, a = act(z).
+// fc and softmax: z = W x + b, a = act(z); with dropout masks, a dense net's hidden activations
+// are multiplied by their mask in place.
 template <class T>
-void dense_layer_forward(const NetworkT<T>& net, int i, Input<T> x, int m, WorkspaceT<T>& ws) {
+void dense_layer_forward(const NetworkT<T>& net, int i, Input<T> x, int m, WorkspaceT<T>& ws,
+                         bool dropout_masks) {
   const int l = net.weight_layer(i);
-  ConstStrided<T> X(x.data, net.cols(l), m, Eigen::OuterStride<>(x.ld));  // (in_size, m)
-  auto z = ws.z[i].leftCols(m);                                           // (N, m)
-  z.noalias() = net.weight(l) * X;
-  z.colwise() += net.bias(l);
-  activate<T>(net.arch().activations[l], z, ws.a[i].leftCols(m));
+  const Activation act = net.arch().activations[l];
+  auto z = ws.z[i].leftCols(m);  // (N, m)
+  auto a = ws.a[i].leftCols(m);  // (N, m)
+  bool activated = false;
+  if constexpr (std::is_same_v<T, float>) {
+    if (fused_fc(net)) {
+      // Bias and activation fused into the product (sigmoid, ReLU, linear in registers).
+      const auto& p = net.params();
+      activated = kernels::dense_forward(p.data() + net.weight_offset(l),
+                                         p.data() + net.bias_offset(l), net.rows(l), net.cols(l),
+                                         input_columns(x, m, ws), m, act, ws.z[i].data(),
+                                         ws.a[i].data(), net.rows(l));
+    } else {
+      ConstStrided<T> X(x.data, net.cols(l), m, Eigen::OuterStride<>(x.ld));  // (in_size, m)
+      z.noalias() = net.weight(l) * X;
+      z.colwise() += net.bias(l);
+    }
+  } else {
+    ConstStrided<T> X(x.data, net.cols(l), m, Eigen::OuterStride<>(x.ld));  // (in_size, m)
+    z.noalias() = net.weight(l) * X;
+    z.colwise() += net.bias(l);
+  }
+  if (!activated) activate<T>(act, z, a);
+  if (dropout_masks && drops_in_place(net, i)) a.array() *= ws.mask[i].leftCols(m).array();
 }
 
+// ws.delta[i] holds dC/dz; adds the gradient, and dC/d(input) goes to ws.delta[i-1].
 template <class T>
 void dense_layer_backward(const NetworkT<T>& net, int i, Input<T> x, int m, WorkspaceT<T>& ws,
-                          T* grad, bool is_output) {
+                          T* grad) {
   const int l = net.weight_layer(i);
-  auto d = ws.delta[i].leftCols(m);  // (N, m)
-  if (!is_output)
-    times_derivative<T>(net.arch().activations[l], ws.z[i].leftCols(m), ws.a[i].leftCols(m), d);
+  auto d = ws.delta[i].leftCols(m);                                       // (N, m)
   ConstStrided<T> X(x.data, net.cols(l), m, Eigen::OuterStride<>(x.ld));  // (in_size, m)
   typename NetworkT<T>::MatrixMap gw(grad + net.weight_offset(l), net.rows(l), net.cols(l));
   typename NetworkT<T>::VectorMap gb(grad + net.bias_offset(l), net.rows(l));
@@ -596,9 +644,9 @@ void dropout_backward(const NetworkT<T>& net, int i, int m, WorkspaceT<T>& ws, b
 }
 
 template <class T>
-void stack_forward(const NetworkT<T>& net, const Eigen::Ref<const MatrixT<T>>& x, int m,
-                   WorkspaceT<T>& ws, bool training) {
-  assert(x.rows() == net.inputs() && static_cast<int>(ws.a.size()) == net.stack_size());
+void forward_layers(const NetworkT<T>& net, const Input<T>& x, int m, WorkspaceT<T>& ws,
+                    bool training) {
+  assert(static_cast<int>(ws.a.size()) == net.stack_size() && m <= ws.max_batch);
   for (int i = 0; i < net.stack_size(); ++i) {
     const Input<T> in = stack_input(ws, x, i);
     switch (net.spec(i).kind) {
@@ -611,7 +659,7 @@ void stack_forward(const NetworkT<T>& net, const Eigen::Ref<const MatrixT<T>>& x
         break;
       case LayerKind::kFullyConnected:
       case LayerKind::kSoftmax:
-        dense_layer_forward(net, i, in, m, ws);
+        dense_layer_forward(net, i, in, m, ws, training);
         break;
       case LayerKind::kDropout:
         dropout_forward(net, i, in, m, ws, training);
@@ -621,25 +669,29 @@ void stack_forward(const NetworkT<T>& net, const Eigen::Ref<const MatrixT<T>>& x
   }
 }
 
+// The output error dC/dz of the summed cost, d = a - y (times act'(z) for the quadratic cost:
+// cross-entropy with sigmoid and log-likelihood with softmax give exactly a - y).
 template <class T>
-void stack_backward(const NetworkT<T>& net, const Eigen::Ref<const MatrixT<T>>& x,
-                    const Eigen::Ref<const MatrixT<T>>& y, int m, WorkspaceT<T>& ws, T* grad,
-                    bool training) {
+void output_derivative(const NetworkT<T>& net, int m, WorkspaceT<T>& ws) {
   const int S = net.stack_size();
-  const int L = net.layers();
-  {
-    // Output error dC/dz of the summed cost, as for dense nets.
-    auto d = ws.delta[S - 1].leftCols(m);  // (outputs, m)
-    d = ws.a[S - 1].leftCols(m) - y.leftCols(m);
-    if (net.arch().cost == Cost::kQuadratic)
-      times_derivative<T>(net.arch().activations[L - 1], ws.z[S - 1].leftCols(m),
-                          ws.a[S - 1].leftCols(m), d);
-  }
+  if (net.arch().cost == Cost::kQuadratic)
+    times_derivative<T>(net.arch().activations[net.layers() - 1], ws.z[S - 1].leftCols(m),
+                        ws.a[S - 1].leftCols(m), ws.delta[S - 1].leftCols(m));
+}
+
+// Backward from dC/dz of the output layer (in ws.delta.back()) through every layer below `top`
+// (exclusive) down to 0, adding each weight layer's gradient to `grad`.
+template <class T>
+void backward_layers(const NetworkT<T>& net, const Input<T>& x, int m, WorkspaceT<T>& ws, T* grad,
+                     bool training) {
+  const int S = net.stack_size();
   for (int i = S - 1; i >= 0; --i) {
     const Input<T> in = stack_input(ws, x, i);
-    switch (net.spec(i).kind) {
+    const LayerKind kind = net.spec(i).kind;
+    if (has_weights(kind) && i < S - 1) to_dz(net, i, m, ws, training);
+    switch (kind) {
       case LayerKind::kConv:
-        conv_backward(net, i, in, m, ws, grad, i == S - 1);
+        conv_backward(net, i, in, m, ws, grad);
         break;
       case LayerKind::kMaxPool:
       case LayerKind::kAvgPool:
@@ -647,7 +699,7 @@ void stack_backward(const NetworkT<T>& net, const Eigen::Ref<const MatrixT<T>>& 
         break;
       case LayerKind::kFullyConnected:
       case LayerKind::kSoftmax:
-        dense_layer_backward(net, i, in, m, ws, grad, i == S - 1);
+        dense_layer_backward(net, i, in, m, ws, grad);
         break;
       case LayerKind::kDropout:
         dropout_backward(net, i, m, ws, training);
@@ -657,80 +709,28 @@ void stack_backward(const NetworkT<T>& net, const Eigen::Ref<const MatrixT<T>>& 
   }
 }
 
+template <class T>
+Input<T> matrix_input(const Eigen::Ref<const MatrixT<T>>& x) {
+  return {x.data(), static_cast<int>(x.outerStride()), nullptr};
+}
+
 }  // namespace
 
 template <class T>
 void forward(const NetworkT<T>& net, const NonDeduced<Eigen::Ref<const MatrixT<T>>>& x, int m,
              WorkspaceT<T>& ws, bool dropout_masks) {
   assert(m <= ws.max_batch && x.rows() == net.inputs() && x.cols() >= m);
-  if (net.is_stack()) {
-    stack_forward<T>(net, x, m, ws, dropout_masks);
-    return;
-  }
-  if constexpr (std::is_same_v<T, float>) {
-    if (use_kernels<T>()) {
-      std::vector<const float*> cols(static_cast<size_t>(m));  // (m) image column pointers
-      for (int j = 0; j < m; ++j)
-        cols[j] = x.data() + static_cast<Eigen::Index>(j) * x.outerStride();
-      forward_fast(net, cols.data(), m, ws, dropout_masks);
-      return;
-    }
-  }
-  const int L = net.layers();
-  for (int l = 0; l < L; ++l) {
-    auto z = ws.z[l].leftCols(m);  // (sizes[l+1], m)
-    auto a = ws.a[l].leftCols(m);  // (sizes[l+1], m)
-    if (l == 0)
-      z.noalias() = net.weight(0) * x.leftCols(m);
-    else
-      z.noalias() = net.weight(l) * ws.a[l - 1].leftCols(m);
-    z.colwise() += net.bias(l);
-    activate<T>(net.arch().activations[l], z, a);
-    if (dropout_masks && l + 1 < L) a.array() *= ws.mask[l].leftCols(m).array();
-  }
+  forward_layers<T>(net, matrix_input<T>(x), m, ws, dropout_masks);
 }
 
 template <class T>
 void backward(const NetworkT<T>& net, const NonDeduced<Eigen::Ref<const MatrixT<T>>>& x,
               const NonDeduced<Eigen::Ref<const MatrixT<T>>>& y, int m, WorkspaceT<T>& ws, T* grad,
               bool dropout_masks) {
-  if (net.is_stack()) {
-    stack_backward<T>(net, x, y, m, ws, grad, dropout_masks);
-    return;
-  }
-  const int L = net.layers();
-  const Architecture& arch = net.arch();
-  // Output error dC/dz for the summed cost.
-  {
-    auto d = ws.delta[L - 1].leftCols(m);  // (outputs, m)
-    d = ws.a[L - 1].leftCols(m) - y.leftCols(m);
-    // Cross-entropy + sigmoid and log-likelihood + softmax both give exactly a - y.
-    if (arch.cost == Cost::kQuadratic)
-      times_derivative<T>(arch.activations[L - 1], ws.z[L - 1].leftCols(m), ws.a[L - 1].leftCols(m),
-                          d);
-  }
-  for (int l = L - 1; l >= 0; --l) {
-    auto d = ws.delta[l].leftCols(m);  // (sizes[l+1], m)
-    typename NetworkT<T>::MatrixMap gw(grad + net.weight_offset(l), net.rows(l),
-                                       net.cols(l));  // (sizes[l+1], sizes[l])
-    typename NetworkT<T>::VectorMap gb(grad + net.bias_offset(l), net.rows(l));  // (sizes[l+1])
-    if (l == 0)
-      gw.noalias() += d * x.leftCols(m).transpose();
-    else
-      gw.noalias() += d * ws.a[l - 1].leftCols(m).transpose();
-    add_row_sums(d, gb);  // not rowwise().sum(): ordered_sum.h
-    if (l == 0) break;
-    auto dp = ws.delta[l - 1].leftCols(m);  // (sizes[l], m)
-    dp.noalias() = net.weight(l).transpose() * d;
-    if (dropout_masks) {
-      // a holds act(z)*mask, so the derivative is taken from z: d(a)/dz = mask * act'(z).
-      dp.array() *= ws.mask[l - 1].leftCols(m).array();
-      times_derivative_from_z<T>(arch.activations[l - 1], ws.z[l - 1].leftCols(m), dp);
-    } else {
-      times_derivative<T>(arch.activations[l - 1], ws.z[l - 1].leftCols(m), ws.a[l - 1].leftCols(m),
-                          dp);
-    }
-  }
+  auto d = ws.delta.back().leftCols(m);  // (outputs, m)
+  d = ws.a.back().leftCols(m) - y.leftCols(m);
+  output_derivative(net, m, ws);
+  backward_layers<T>(net, matrix_input<T>(x), m, ws, grad, dropout_masks);
 }
 
 template <class T>
@@ -766,20 +766,6 @@ void apply_update(NetworkT<T>& net, const T* g, const SgdRule& rule, T* velocity
 
 namespace {
 
-// Output error dC/dz of the summed cost for one-hot targets, into ws.delta[L-1]; false if any
-// entry is not finite.
-template <class T>
-bool output_error(const NetworkT<T>& net, const uint8_t* labels, int m, WorkspaceT<T>& ws) {
-  const int L = net.layers();
-  auto d = ws.delta[L - 1].leftCols(m);  // (outputs, m)
-  d = ws.a[L - 1].leftCols(m);
-  for (int j = 0; j < m; ++j) d(labels[j], j) -= T(1);  // a - y, y one-hot
-  if (net.arch().cost == Cost::kQuadratic)
-    times_derivative<T>(net.arch().activations[L - 1], ws.z[L - 1].leftCols(m),
-                        ws.a[L - 1].leftCols(m), d);
-  return d.allFinite();
-}
-
 // The portable step: gather, forward, backward into a gradient buffer, apply_update.
 template <class T>
 bool sgd_step_portable(NetworkT<T>& net, const T* const* x, const uint8_t* labels, int m,
@@ -801,48 +787,51 @@ bool sgd_step_portable(NetworkT<T>& net, const T* const* x, const uint8_t* label
   return true;
 }
 
+// The fused step of a --sizes net on the AVX-512 kernels: forward reading the images in place,
+// then each layer's update applied as soon as its gradient is formed (no gradient buffer): the
+// error one layer down is taken first, while W_l is still this step's.
+bool sgd_step_fused(Network& net, const float* const* x, const uint8_t* labels, int m,
+                    Workspace& ws, const SgdRule& rule, float* velocity, bool dropout_masks) {
+  forward_layers<float>(net, Input<float>{nullptr, 0, x}, m, ws, dropout_masks);
+  const int L = net.layers();
+  auto out = ws.delta[L - 1].leftCols(m);  // (outputs, m)
+  out = ws.a[L - 1].leftCols(m);
+  for (int j = 0; j < m; ++j) out(labels[j], j) -= 1.0f;  // a - y, y one-hot
+  output_derivative(net, m, ws);
+  if (!out.allFinite()) return false;
+  kernels::UpdateRule u;
+  u.step = static_cast<float>(rule.step);
+  u.decay = static_cast<float>(rule.decay);
+  u.l1 = static_cast<float>(rule.l1);
+  u.mu = static_cast<float>(rule.momentum);
+  float* p = net.params().data();
+  for (int l = L - 1; l >= 0; --l) {  // a dense net: stack layer l is weight layer l
+    auto d = ws.delta[l].leftCols(m);  // (sizes[l+1], m)
+    if (l > 0) {
+      ws.delta[l - 1].leftCols(m).noalias() = net.weight(l).transpose() * d;
+      to_dz(net, l - 1, m, ws, dropout_masks);
+    }
+    const float* const* in =
+        input_columns(l == 0 ? Input<float>{nullptr, 0, x}
+                             : Input<float>{ws.a[l - 1].data(), net.rows(l - 1), nullptr},
+                      m, ws);
+    const size_t wo = net.weight_offset(l), bo = net.bias_offset(l);
+    kernels::dense_update(p + wo, p + bo, net.rows(l), net.cols(l), d.data(), net.rows(l), in, m,
+                          u, u.mu > 0 ? velocity + wo : nullptr,
+                          u.mu > 0 ? velocity + bo : nullptr);
+  }
+  return true;
+}
+
 }  // namespace
 
 template <class T>
 bool sgd_step(NetworkT<T>& net, const T* const* x, const uint8_t* labels, int m, WorkspaceT<T>& ws,
               const SgdRule& rule, T* velocity, bool dropout_masks) {
   assert(m >= 1 && m <= ws.max_batch);
-  if constexpr (!std::is_same_v<T, float>) {
-    return sgd_step_portable(net, x, labels, m, ws, rule, velocity, dropout_masks);
-  } else {
-    if (!use_kernels<T>() || net.is_stack())
-      return sgd_step_portable(net, x, labels, m, ws, rule, velocity, dropout_masks);
-    forward_fast(net, x, m, ws, dropout_masks);
-    if (!output_error(net, labels, m, ws)) return false;
-    const Architecture& arch = net.arch();
-    kernels::UpdateRule u;
-    u.step = static_cast<float>(rule.step);
-    u.decay = static_cast<float>(rule.decay);
-    u.l1 = static_cast<float>(rule.l1);
-    u.mu = static_cast<float>(rule.momentum);
-    float* p = net.params().data();
-    for (int l = net.layers() - 1; l >= 0; --l) {
-      auto d = ws.delta[l].leftCols(m);  // (sizes[l+1], m)
-      if (l > 0) {
-        // The error one layer down needs W_l before this step changes it.
-        auto dp = ws.delta[l - 1].leftCols(m);  // (sizes[l], m)
-        dp.noalias() = net.weight(l).transpose() * d;
-        if (dropout_masks) {
-          dp.array() *= ws.mask[l - 1].leftCols(m).array();
-          times_derivative_from_z<float>(arch.activations[l - 1], ws.z[l - 1].leftCols(m), dp);
-        } else {
-          times_derivative<float>(arch.activations[l - 1], ws.z[l - 1].leftCols(m),
-                                  ws.a[l - 1].leftCols(m), dp);
-        }
-      }
-      const float* const* in = layer_input(ws, x, l, m, ws.cols);
-      const size_t wo = net.weight_offset(l), bo = net.bias_offset(l);
-      kernels::dense_update(p + wo, p + bo, net.rows(l), net.cols(l), d.data(), net.rows(l), in, m,
-                            u, u.mu > 0 ? velocity + wo : nullptr,
-                            u.mu > 0 ? velocity + bo : nullptr);
-    }
-    return true;
-  }
+  if constexpr (std::is_same_v<T, float>)
+    if (fused_fc(net)) return sgd_step_fused(net, x, labels, m, ws, rule, velocity, dropout_masks);
+  return sgd_step_portable(net, x, labels, m, ws, rule, velocity, dropout_masks);
 }
 
 template <class T>

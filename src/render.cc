@@ -338,7 +338,8 @@ Status render_layer_weights(const Network& net, int layer, const std::string& na
                       " weight layers)");
   const int l = layer - 1;
   const std::string where = name + ": layer " + std::to_string(layer) + ", ";
-  const LayerSpec* spec = net.is_stack() ? &net.spec(net.stack_layer(l)) : nullptr;
+  // A --sizes net's layers draw as they always have: each neuron's inputs as a flat vector.
+  const LayerSpec* spec = net.dense() ? nullptr : &net.spec(net.stack_layer(l));
   if (spec && spec->kind == LayerKind::kConv)  // F kernels, one row of tiles per filter
     return render_filters(net.weight(l), net.input_shape(net.stack_layer(l)).c, spec->kernel,
                           where + layers_to_string({*spec}) + " filters (red > 0 > blue)", out);

@@ -81,10 +81,10 @@ nlohmann::json describe(const ServedModel& s) {
   j["activations"] = acts;
   j["cost"] = name(a.cost);
   j["layers"] =
-      a.layers.empty() ? nlohmann::json(nullptr) : nlohmann::json(layers_to_string(a.layers));
+      a.dense ? nlohmann::json(nullptr) : nlohmann::json(layers_to_string(a.layers));
   // A stack layer by layer: `sizes` only summarises it (a conv layer's output before pooling).
   nlohmann::json shapes = nullptr;
-  if (net.is_stack()) {
+  if (!net.dense()) {
     shapes = nlohmann::json::array({{{"layer", "input"}, {"shape", shape_json(a.input)}}});
     for (int i = 0; i < net.stack_size(); ++i)
       shapes.push_back(

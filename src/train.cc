@@ -132,7 +132,7 @@ Status check_run(const Network& net, const Dataset& training, const Dataset* eva
   if (st.order.size() != training.size())
     return UsageError("resume: the run's training set had " + std::to_string(st.order.size()) +
                       " images, found " + std::to_string(training.size()));
-  if (net.is_stack() && opts.dropout > 0)
+  if (!net.dense() && opts.dropout > 0)
     return UsageError("--dropout: a layer stack spells dropout as a layer (dropout:P in --layers)");
   return Status::Ok();
 }

@@ -55,7 +55,7 @@ TEST_F(ConvCli, TrainSaveEvalPredictShow) {
   Model a, b;
   ASSERT_TRUE(load_model(p("m.json"), &a).ok());
   ASSERT_TRUE(load_model(p("m.h5"), &b).ok());
-  EXPECT_TRUE(a.net.is_stack());
+  EXPECT_FALSE(a.net.dense());
   EXPECT_EQ(a.net.params(), b.net.params());  // same seed, same run: the formats agree
   EXPECT_EQ(a.training["layers"], kLayers);
 

@@ -125,7 +125,7 @@ bool has_masks(const Network& net, double dense_dropout) {
 }
 
 // The activations of stack layer (or dense layer) i as the CPU stores them.
-int layer_count(const Network& net) { return net.is_stack() ? net.stack_size() : net.layers(); }
+int layer_count(const Network& net) { return net.stack_size(); }
 
 // Runs one batch through the device net (T) and through the float64 CPU engine with the device's
 // dropout masks; returns the worst relative error of any layer's activations and of any weight
@@ -154,8 +154,8 @@ void compare_with_float64(const NetCase& c, double* act_err, double* grad_err) {
   WorkspaceT<double> ws = make_workspace(ref, m);
   const int S = layer_count(net);
   for (int i = 0; i < S; ++i) {
-    const bool dropout_layer = net.is_stack() ? net.spec(i).kind == LayerKind::kDropout
-                                              : c.dense_dropout > 0 && i + 1 < S;
+    const bool dropout_layer =
+        net.spec(i).kind == LayerKind::kDropout || (c.dense_dropout > 0 && drops_in_place(net, i));
     if (!training || !dropout_layer) continue;
     std::vector<T> mk(ws.mask[i].rows() * static_cast<size_t>(m));
     dn->get_mask(i, m, mk.data());

@@ -451,10 +451,10 @@ TEST(HealthProbe, TrainingIsBitIdenticalWithAndWithoutIt) {
     for (int on = 0; on < 2; ++on) {
       for (int i = 0; i < on * 7; ++i) shift.emplace_back(new char[8 + 8 * i]);
       Network net(c.arch);
-      init_params(net, net.is_stack() ? Init::kNetwork3 : Init::kLarge, 3);
+      init_params(net, net.dense() ? Init::kLarge : Init::kNetwork3, 3);
       TrainOptions o;
       o.epochs = 2;
-      o.eta = net.is_stack() ? 0.03 : 0.5;
+      o.eta = net.dense() ? 0.5 : 0.03;
       o.record_gradients = c.gradients;
       o.monitor_training_cost = true;
       o.watch_health = on == 1;
@@ -481,7 +481,7 @@ TEST(HealthProbe, TrainingIsBitIdenticalWithAndWithoutIt) {
   for (const Case& c : cases) {
     // The evidence covers every weight layer (a stack's conv, fc and softmax too).
     Network net(c.arch);
-    init_params(net, net.is_stack() ? Init::kNetwork3 : Init::kLarge, 3);
+    init_params(net, net.dense() ? Init::kLarge : Init::kNetwork3, 3);
     TrainOptions o;
     o.epochs = 1;
     o.watch_health = true;

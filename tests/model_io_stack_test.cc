@@ -62,7 +62,7 @@ Model awkward_stack(Cost cost) {
 
 void expect_identical(const Model& a, const Model& b) {
   const Architecture &x = a.net.arch(), &y = b.net.arch();
-  ASSERT_TRUE(b.net.is_stack());
+  ASSERT_FALSE(b.net.dense());
   EXPECT_EQ(layers_to_string(x.layers), layers_to_string(y.layers));
   EXPECT_EQ(x.input, y.input);
   EXPECT_EQ(x.sizes, y.sizes);

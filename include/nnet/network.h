@@ -26,27 +26,43 @@ bool parse_activation(const std::string& s, Activation* out);
 bool parse_cost(const std::string& s, Cost* out);
 bool parse_init(const std::string& s, Init* out);
 
+// A network: a stack of typed layers (layers.h) on an input shape, with a cost. Every net runs
+// through the same engine; a net spelled with --sizes is a stack of fc layers (the last one softmax
+// with the log-likelihood cost) and keeps three things of the book's network.py/network2.py:
+// the version-1 model file, TrainOptions::dropout dropping its hidden units in place, and, on the
+// CPU, the fused fc kernels its numbers have always come from.
 struct Architecture {
-  std::vector<int> sizes;               // neurons per layer, input first: {784, 30, 10}
-  std::vector<Activation> activations;  // one per weight layer: sizes.size() - 1
+  // What --sizes spells: neurons per layer, input first ({784, 30, 10}), one activation per weight
+  // layer. For a net built from layers, make_layer_table() fills both as summaries: the input's
+  // size, then each weight layer's outputs; each weight layer's activation (softmax for softmax).
+  std::vector<int> sizes;
+  std::vector<Activation> activations;
   Cost cost = Cost::kQuadratic;
-  // Chapter 6: when non-empty the net is this stack of typed layers on `input` (layers.h), and
-  // sizes = {input.size(), ..., outputs} only summarises it; when empty it is the dense net above.
   Shape input{1, 28, 28};
   std::vector<LayerSpec> layers;
+  // Spelled as --sizes: make_layer_table() sets it (and builds `layers` and `input`) for an
+  // architecture given by sizes and activations alone. Read only where the spelling matters:
+  // model files, the CLI and Python, and the CPU backend's choice of fc kernels.
+  bool dense = false;
 };
 
 // The notebook's network: sigmoid everywhere, quadratic cost.
 Architecture sigmoid_architecture(std::vector<int> sizes, Cost cost = Cost::kQuadratic);
 
-// Checks sizes (>= 2 layers, all > 0, first == input_pixels, last >= num_classes), one activation
-// per layer, softmax only on the output layer and only with log-likelihood (and vice versa).
-// For a stack (layers non-empty): input.size() == input_pixels, layer_shapes() passes, and the
-// cost fits the last layer (softmax <=> log-likelihood, cross-entropy needs a sigmoid fc).
+// Checks an architecture before any allocation. Given by sizes: >= 2 layers, all > 0,
+// first == input_pixels, last >= num_classes, one activation per layer, softmax only on the
+// output layer and only with log-likelihood (and vice versa). Given by layers: input.size() ==
+// input_pixels, layer_shapes() passes, and the cost fits the last layer (softmax <=>
+// log-likelihood, cross-entropy needs a sigmoid fc). Both: at most kMaxWeightLayers weight layers.
 Status validate(const Architecture& arch, int input_pixels, int num_classes);
 
-// What NetworkT derives from an architecture: per weight layer its W (rows, cols); for a stack
-// also each stack layer's output shape and the map between stack layers and weight layers.
+// The most conv/fc/softmax layers, and parameters, a net may have: validate() and the model
+// loaders share them, so whatever trains also loads.
+inline constexpr int kMaxWeightLayers = 64;
+inline constexpr size_t kMaxParams = size_t{1} << 28;  // 268M floats (1 GiB)
+
+// What NetworkT derives from an architecture: per weight layer its W (rows, cols); per stack layer
+// its output shape and the map between stack layers and weight layers.
 struct LayerTable {
   std::vector<int> rows, cols;    // (weight layers) W_l is (rows[l], cols[l])
   std::vector<Shape> shapes;      // (stack layers) output shape of each stack layer
@@ -54,9 +70,10 @@ struct LayerTable {
   std::vector<int> stack_index;   // (weight layers) stack layer of weight layer l
 };
 
-// Builds the table for `arch` (assumed valid) and, for a stack, fills arch->sizes with
-// {input.size(), outputs of each weight layer} and arch->activations with one per weight layer
-// (softmax for a softmax layer), so the dense-era summaries (inputs(), outputs()) stay true.
+// Builds the table for `arch` (assumed valid). An architecture given by sizes and activations
+// alone becomes its stack first: fc:N per layer (softmax:N for a softmax output) on an input of
+// sizes[0] values (1 x r x r when that is a square r*r, else sizes[0] x 1 x 1), with dense set.
+// Then arch->sizes and arch->activations are filled from the layers as their summaries.
 LayerTable make_layer_table(Architecture* arch);
 
 // The engine is written once for any scalar: float is what trains (fast), double is what the
@@ -113,8 +130,9 @@ class NetworkT {
   int rows(int l) const { return table_.rows[l]; }  // outputs (conv: filters) of weight layer l
   int cols(int l) const { return table_.cols[l]; }  // inputs (conv: C*K*K) of weight layer l
 
-  // The layer stack (all empty / -1 for a dense net).
-  bool is_stack() const { return !arch_.layers.empty(); }
+  // The layer stack: every net has one (a --sizes net's is fc layers, stack layer i = weight
+  // layer i). dense(): spelled as --sizes (see Architecture::dense).
+  bool dense() const { return arch_.dense; }
   int stack_size() const { return static_cast<int>(arch_.layers.size()); }
   const LayerSpec& spec(int i) const { return arch_.layers[i]; }
   // Output shape of stack layer i; input_shape(i) is the previous one (arch.input for i == 0).
@@ -152,18 +170,16 @@ template <class T>
 void init_params(NetworkT<T>& net, Init init, uint32_t seed);
 
 // Scratch space for a mini-batch of up to `max_batch` columns; allocated once, reused every step.
+// Per stack layer i: a (shape(i).size(), max_batch) its outputs; z the pre-activations of a
+// conv/fc/softmax layer (0 rows elsewhere); delta dC/dz for those, dC/da for the others; mask the
+// multiplier of each unit while training (a dropout layer's input units; a dense net's hidden fc
+// layer's own units, which its dropout multiplies in place); argmax a max pool's winners.
+// The output layer's activations are a.back().
 template <class T>
 struct WorkspaceT {
   int max_batch = 0;
-  std::vector<MatrixT<T>> z;      // per layer l: (sizes[l+1], max_batch) pre-activations
-  std::vector<MatrixT<T>> a;      // per layer l: (sizes[l+1], max_batch) activations
-  std::vector<MatrixT<T>> delta;  // per layer l: (sizes[l+1], max_batch) dC/dz
-  std::vector<MatrixT<T>> mask;   // per hidden layer: (sizes[l+1], max_batch) dropout scale
-  // Stacks: z, a, delta and mask are per stack layer i: a (shape(i).size(), max_batch) outputs;
-  // z the pre-activations of conv/fc/softmax (0 rows elsewhere); delta dC/dz for those, dC/da for
-  // the others; mask (dropout layers only) the multiplier of each input unit while training.
-  // The output layer's activations are a.back() for dense nets and stacks alike.
-  std::vector<std::vector<int>> argmax;  // per stack layer: maxpool (size * max_batch) winners
+  std::vector<MatrixT<T>> z, a, delta, mask;
+  std::vector<std::vector<int>> argmax;
   int threads = 1;             // conv kernel threads (0 = all cores); never changes results
   std::vector<const T*> cols;  // (max_batch) input column pointers of the layer at hand
   // Only for sgd_step's portable path (sized on first use):
@@ -176,27 +192,44 @@ using Workspace = WorkspaceT<float>;
 template <class T>
 WorkspaceT<T> make_workspace(const NetworkT<T>& net, int max_batch);
 
-// Forward pass on x (inputs, m), m <= ws.max_batch; activations land in ws.a. When `dropout_masks`
-// is true the hidden activations are multiplied by ws.mask (filled by the caller). Stacks: each
-// layer kind has its own forward function, every output shape is asserted; `dropout_masks` means
-// training mode for dropout layers (mask applied), else test mode (network3: inputs times 1-p,
-// inverted: identity).
+// Whether stack layer i's own activations are multiplied by a dropout mask while training: the
+// hidden fc layers of a dense net (TrainOptions::dropout drops its hidden units in place).
+template <class T>
+bool drops_in_place(const NetworkT<T>& net, int i) {
+  return net.dense() && i + 1 < net.stack_size();
+}
+
+// Forward pass on x (inputs, m), m <= ws.max_batch; activations land in ws.a. Each layer kind has
+// its own forward function and every output shape is asserted. `dropout_masks` means training
+// mode: dropout layers apply ws.mask (network3: else inputs times 1-p; inverted: identity), and a
+// dense net's hidden activations are multiplied by ws.mask.
 template <class T>
 void forward(const NetworkT<T>& net, const NonDeduced<Eigen::Ref<const MatrixT<T>>>& x, int m,
              WorkspaceT<T>& ws, bool dropout_masks = false);
 
-// Fills the dropout masks of a stack's first m columns from `uniform` (draws in [0, 1), e.g.
+// Fills the dropout masks of the first m columns from `uniform` (draws in [0, 1), e.g.
 // Mt19937::next_double53): per dropout layer, each input unit kept (1, or 1/(1-p) inverted) unless
-// its draw is < p (0). Stack layer order, then column-major. No-op for dense nets.
+// its draw is < p (0); per in-place layer (drops_in_place), each unit kept as 1/(1-dense_dropout)
+// unless its draw is < dense_dropout. Stack layer order, then column-major.
 template <class T, class Uniform>
-void fill_dropout_masks(const NetworkT<T>& net, WorkspaceT<T>& ws, int m, Uniform&& uniform) {
+void fill_dropout_masks(const NetworkT<T>& net, WorkspaceT<T>& ws, int m, double dense_dropout,
+                        Uniform&& uniform) {
   for (int i = 0; i < net.stack_size(); ++i) {
     const LayerSpec& s = net.spec(i);
-    if (s.kind != LayerKind::kDropout) continue;
-    const T keep = s.inverted ? static_cast<T>(1.0 / (1.0 - s.drop)) : T(1);
+    double p = 0;
+    T keep = T(1);
+    if (s.kind == LayerKind::kDropout) {
+      p = s.drop;
+      keep = s.inverted ? static_cast<T>(1.0 / (1.0 - s.drop)) : T(1);
+    } else if (dense_dropout > 0 && drops_in_place(net, i)) {
+      p = dense_dropout;
+      keep = static_cast<T>(1.0 / (1.0 - dense_dropout));
+    } else {
+      continue;
+    }
     T* mk = ws.mask[i].data();  // (size, max_batch)
     const size_t n = static_cast<size_t>(ws.mask[i].rows()) * m;
-    for (size_t k = 0; k < n; ++k) mk[k] = uniform() < s.drop ? T(0) : keep;
+    for (size_t k = 0; k < n; ++k) mk[k] = uniform() < p ? T(0) : keep;
   }
 }
 

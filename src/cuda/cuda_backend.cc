@@ -159,7 +159,7 @@ Status make_cuda_backend(const Network& net, const Dataset& training, const Trai
     return UsageError("--grad-chunk: runs on the CPU only (nnet-mpi); drop it or use --device cpu");
   const int m_max = static_cast<int>(std::min<size_t>(opts.batch, std::max<size_t>(training.size(), 1)));
   std::unique_ptr<cuda::DeviceNet<float>> dn;
-  const double dense_dropout = net.is_stack() ? 0.0 : opts.dropout;
+  const double dense_dropout = net.dense() ? opts.dropout : 0.0;
   NNET_RETURN_IF_ERROR(cuda::DeviceNet<float>::create(net, m_max, dense_dropout, opts.seed, &dn));
   dn->set_training(training);
   *out = std::make_unique<CudaBackend>(net, training, opts, std::move(dn));

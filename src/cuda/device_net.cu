@@ -72,6 +72,37 @@ struct DeviceData {
 };
 
 
+// cuBLAS, opened the first time a GPU is used: linked, its ~600 MB of libraries would be mapped
+// into every nnet process, CPU runs included (230 MB more peak memory for `nnet --help`).
+struct Blas {
+  decltype(&cublasCreate_v2) create = nullptr;
+  decltype(&cublasDestroy_v2) destroy = nullptr;
+  decltype(&cublasSetStream_v2) set_stream = nullptr;
+  decltype(&cublasSetMathMode) set_math_mode = nullptr;
+  decltype(&cublasSgemm_v2) sgemm = nullptr;
+  decltype(&cublasDgemm_v2) dgemm = nullptr;
+  bool ok() const { return create && destroy && set_stream && set_math_mode && sgemm && dgemm; }
+
+  static const Blas& get() {
+    static const Blas blas = [] {
+      Blas b;
+      void* lib = nullptr;
+      for (const char* name : {"libcublas.so.13", "/usr/local/cuda/lib64/libcublas.so.13",
+                               "/usr/local/cuda/lib/libcublas.so.13"})
+        if ((lib = dlopen(name, RTLD_NOW | RTLD_LOCAL)) != nullptr) break;
+      if (!lib) return b;  // evaluation then uses fc.cu's kernels for every product
+      b.create = reinterpret_cast<decltype(b.create)>(dlsym(lib, "cublasCreate_v2"));
+      b.destroy = reinterpret_cast<decltype(b.destroy)>(dlsym(lib, "cublasDestroy_v2"));
+      b.set_stream = reinterpret_cast<decltype(b.set_stream)>(dlsym(lib, "cublasSetStream_v2"));
+      b.set_math_mode = reinterpret_cast<decltype(b.set_math_mode)>(dlsym(lib, "cublasSetMathMode"));
+      b.sgemm = reinterpret_cast<decltype(b.sgemm)>(dlsym(lib, "cublasSgemm_v2"));
+      b.dgemm = reinterpret_cast<decltype(b.dgemm)>(dlsym(lib, "cublasDgemm_v2"));
+      return b;
+    }();
+    return blas;
+  }
+};
+
 }  // namespace
 
 Status device_status() {
@@ -187,7 +218,7 @@ struct DeviceNet<T>::Impl {
       device_free(kv.second.images);
       device_free(kv.second.labels);
     }
-    if (blas) cublasDestroy(blas);
+    if (blas) Blas::get().destroy(blas);
     if (stream) cudaStreamDestroy(stream);
   }
 
@@ -278,9 +309,11 @@ struct DeviceNet<T>::Impl {
     const T one = 1, zero = 0;
     cublasStatus_t r;
     if constexpr (std::is_same_v<T, float>)
-      r = cublasSgemm(blas, CUBLAS_OP_N, CUBLAS_OP_N, N, m, K, &one, W, N, x, ldx, &zero, z, N);
+      r = Blas::get().sgemm(blas, CUBLAS_OP_N, CUBLAS_OP_N, N, m, K, &one, W, N, x, ldx, &zero, z,
+                            N);
     else
-      r = cublasDgemm(blas, CUBLAS_OP_N, CUBLAS_OP_N, N, m, K, &one, W, N, x, ldx, &zero, z, N);
+      r = Blas::get().dgemm(blas, CUBLAS_OP_N, CUBLAS_OP_N, N, m, K, &one, W, N, x, ldx, &zero, z,
+                            N);
     if (r != CUBLAS_STATUS_SUCCESS) {
       std::fprintf(stderr, "nnet: cuBLAS gemm failed (status %d)\n", static_cast<int>(r));
       std::abort();
@@ -435,45 +468,32 @@ Status DeviceNet<T>::create(const NetworkT<T>& net, int max_batch, double dense_
   I.max_batch = std::max(max_batch, 1);
   I.seed = seed;
   I.params = net.params().size();
-  // The plan: the stack as it is, or a dense net's fc layers with their in-place dropout.
-  if (net.is_stack()) {
-    for (int i = 0; i < net.stack_size(); ++i) {
-      const LayerSpec& s = net.spec(i);
-      Layer L;
-      L.kind = s.kind;
-      L.size = net.shape(i).size();
-      L.in_size = net.input_shape(i).size();
-      L.weight = net.weight_layer(i);
-      L.act = s.kind == LayerKind::kSoftmax ? kSoftmax : static_cast<int>(s.activation);
-      if (L.weight < 0) L.act = kNoAct;
-      const Shape& in = net.input_shape(i);
-      const Shape& o = net.shape(i);
-      if (s.kind == LayerKind::kConv)
-        L.conv = ConvGeom{in.c, in.h, in.w, s.units, s.kernel, s.stride, s.pad, o.h, o.w};
-      if (s.kind == LayerKind::kMaxPool || s.kind == LayerKind::kAvgPool)
-        L.pool = PoolGeom{in.c, in.h, in.w, s.kernel, o.h, o.w, s.kind == LayerKind::kMaxPool};
-      if (s.kind == LayerKind::kDropout) {
-        L.drop = s.drop;
-        L.inverted = s.inverted;
-      }
-      I.plan.push_back(L);
+  // The plan: one entry per stack layer; a dense net's hidden fc layers drop in place.
+  for (int i = 0; i < net.stack_size(); ++i) {
+    const LayerSpec& s = net.spec(i);
+    Layer L;
+    L.kind = s.kind;
+    L.size = net.shape(i).size();
+    L.in_size = net.input_shape(i).size();
+    L.weight = net.weight_layer(i);
+    L.act = s.kind == LayerKind::kSoftmax ? kSoftmax : static_cast<int>(s.activation);
+    if (L.weight < 0) L.act = kNoAct;
+    const Shape& in = net.input_shape(i);
+    const Shape& o = net.shape(i);
+    if (s.kind == LayerKind::kConv)
+      L.conv = ConvGeom{in.c, in.h, in.w, s.units, s.kernel, s.stride, s.pad, o.h, o.w};
+    if (s.kind == LayerKind::kMaxPool || s.kind == LayerKind::kAvgPool)
+      L.pool = PoolGeom{in.c, in.h, in.w, s.kernel, o.h, o.w, s.kind == LayerKind::kMaxPool};
+    if (s.kind == LayerKind::kDropout) {
+      L.drop = s.drop;
+      L.inverted = s.inverted;
     }
-  } else {
-    for (int l = 0; l < net.layers(); ++l) {
-      Layer L;
-      const Activation act = net.arch().activations[l];
-      L.kind = act == Activation::kSoftmax ? LayerKind::kSoftmax : LayerKind::kFullyConnected;
-      L.size = net.rows(l);
-      L.in_size = net.cols(l);
-      L.weight = l;
-      L.act = static_cast<int>(act);
-      if (dense_dropout > 0 && l + 1 < net.layers()) {
-        L.in_place = true;
-        L.drop = dense_dropout;
-        L.inverted = true;
-      }
-      I.plan.push_back(L);
+    if (dense_dropout > 0 && drops_in_place(net, i)) {
+      L.in_place = true;
+      L.drop = dense_dropout;
+      L.inverted = true;
     }
+    I.plan.push_back(L);
   }
   if (I.plan.back().weight < 0)
     return UsageError("--device cuda: the last layer must be conv, fc or softmax");
@@ -492,11 +512,12 @@ Status DeviceNet<T>::create(const NetworkT<T>& net, int max_batch, double dense_
   }
   I.bounds.layers = net.layers();
   NNET_CUDA_CHECK(cudaStreamCreateWithFlags(&I.stream, cudaStreamNonBlocking));
-  I.blas_ok = cublasCreate(&I.blas) == CUBLAS_STATUS_SUCCESS;
+  const Blas& blas = Blas::get();
+  I.blas_ok = blas.ok() && blas.create(&I.blas) == CUBLAS_STATUS_SUCCESS;
   if (I.blas_ok) {
     // fp32 products stay fp32 (no TF32), and cuBLAS runs on our stream.
-    I.blas_ok = cublasSetMathMode(I.blas, CUBLAS_DEFAULT_MATH) == CUBLAS_STATUS_SUCCESS &&
-                cublasSetStream(I.blas, I.stream) == CUBLAS_STATUS_SUCCESS;
+    I.blas_ok = blas.set_math_mode(I.blas, CUBLAS_DEFAULT_MATH) == CUBLAS_STATUS_SUCCESS &&
+                blas.set_stream(I.blas, I.stream) == CUBLAS_STATUS_SUCCESS;
   }
   I.p = device_alloc<T>(I.params);
   I.g = device_alloc<T>(I.params);

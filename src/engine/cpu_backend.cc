@@ -31,7 +31,8 @@ constexpr size_t kEvalChunk = 500;
 // 100 MB for 500), so stacks go through a chunk in pieces whose workspace fits ~4 MiB. The
 // pieces are fixed by the chunk, never by the thread count.
 int eval_batch(const Network& net, size_t chunk) {
-  if (!net.is_stack()) return static_cast<int>(chunk);
+  // A --sizes net's evaluation has always taken whole chunks (Eigen's products round by shape).
+  if (net.dense()) return static_cast<int>(chunk);
   size_t floats = 0;  // per sample: z, a, delta (and argmax) of every layer, about
   for (int i = 0; i < net.stack_size(); ++i) floats += 4 * static_cast<size_t>(net.shape(i).size());
   const size_t fit = (size_t{4} << 20) / (sizeof(float) * std::max<size_t>(floats, 1));
@@ -181,7 +182,7 @@ class CpuBackend final : public Backend {
     const int L = net.layers();
     m_max_ = static_cast<int>(std::min<size_t>(opts.batch, std::max<size_t>(n, 1)));
     // Stacks carry their dropout in dropout layers; dense nets in opts.dropout.
-    dropout_ = net.is_stack() ? has_dropout(net.arch()) : opts.dropout > 0 && L > 1;
+    dropout_ = has_dropout(net.arch()) || (opts.dropout > 0 && L > 1);
     ws_ = make_workspace(net, m_max_);
     ws_.threads = opts.conv_threads;
     cols_.resize(m_max_);
@@ -284,16 +285,7 @@ class CpuBackend final : public Backend {
   void draw_masks(int m) {
     if (!dropout_) return;
     Workspace& mask_ws = chunked_ ? chunked_->masks() : ws_;
-    if (net_.is_stack()) {
-      fill_dropout_masks(net_, mask_ws, m, [&] { return drop_rng_.next_double53(); });
-      return;
-    }
-    const float keep = static_cast<float>(1.0 / (1.0 - opts_.dropout));
-    for (int l = 0; l + 1 < net_.layers(); ++l) {
-      auto mask = mask_ws.mask[l].leftCols(m);  // (sizes[l+1], m)
-      for (Eigen::Index k = 0; k < mask.size(); ++k)
-        mask.data()[k] = drop_rng_.next_double53() < opts_.dropout ? 0.0f : keep;
-    }
+    fill_dropout_masks(net_, mask_ws, m, opts_.dropout, [&] { return drop_rng_.next_double53(); });
   }
 
   // Keeps one mini-batch's per-layer gradient norms (of the mean cost) for --record-gradients.
@@ -311,7 +303,7 @@ class CpuBackend final : public Backend {
     const int L = net_.layers();
     std::vector<const float*> out(L), delta(L);
     for (int l = 0; l < L; ++l) {
-      const int i = net_.is_stack() ? net_.stack_layer(l) : l;
+      const int i = net_.stack_layer(l);
       out[l] = ws_.a[i].data();  // a conv layer's activations before any pooling
       delta[l] = ws_.delta[i].data();
     }
