@@ -18,17 +18,18 @@ if [ -f .gpu-carry/bundle.tar.xz ]; then
   # The tests were built in /work/main: their baked paths lead here.
   [ -e /work/main ] || { mkdir -p /work && ln -s "$root" /work/main; }
 fi
-# cuBLAS: the machine's toolkit, else the one PyTorch carries.
-if ! ldd build/nnet | grep -q 'libcublas.so.13 => /'; then
-  dir=$(dirname "$(find / -name 'libcublas.so.13' -not -path '*/proc/*' 2>/dev/null | head -n 1)")
-  export LD_LIBRARY_PATH="$dir:${LD_LIBRARY_PATH:-}"
+# cuBLAS (opened at run time for evaluation's products): the machine's toolkit, else PyTorch's.
+if ! ldconfig -p | grep -q libcublas.so.13 && [ ! -e /usr/local/cuda/lib64/libcublas.so.13 ]; then
+  lib=$(find / -name 'libcublas.so.13' -not -path '/proc/*' 2>/dev/null | head -n 1)
+  [ -n "$lib" ] && export LD_LIBRARY_PATH="$(dirname "$lib"):${LD_LIBRARY_PATH:-}"
 fi
 data=${NNET_GPU_DATA:-$root/.gpu-carry/data}
 export NNET_GPU_DATA=$data
 {
   date -u
   nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.max.sm --format=csv
-  ldd build/nnet | grep -E 'cublas|not found'
+  ldd build/nnet | grep -E 'not found'
+  echo "LD_LIBRARY_PATH=${LD_LIBRARY_PATH:-}"
 } > "$out/machine.txt" 2>&1
 status=0
 timeout 200 build/tests/cuda_test 2>&1 | tee "$out/cuda_test.log" | grep -E '^\[  (FAILED|PASSED|SKIPPED) |^  (float|gradient|notebook|two-conv)' || true
