@@ -1,12 +1,14 @@
 // `nnet book`: the book's experiments by name. `--list` shows them with the figures the book
-// reports; `nnet book NAME [flags]` runs `nnet train` with the recipe's flags, any given flag
-// replacing the recipe's.
+// reports; `nnet book NAME [flags]` runs `nnet train` with the recipe's settings (typed options,
+// nnet/recipes.h), any given flag replacing the recipe's.
 #include <cstdio>
 #include <cstdlib>
+#include <functional>
 
 #include "commands.h"
 #include "common.h"
 #include "nnet/recipes.h"
+#include "run_flags.h"
 
 namespace nnet::app {
 
@@ -27,7 +29,7 @@ void print_list() {
 }
 
 // Runs `argv` (a subcommand and its flags) exactly as if typed; `add` registers the subcommand.
-int run_as_typed(void (*add)(CLI::App&, int*), std::vector<std::string> argv,
+int run_as_typed(const std::function<void(CLI::App&, int*)>& add, std::vector<std::string> argv,
                  const std::string& recipe, int* exit_code) {
   CLI::App inner{"nnet"};
   inner.require_subcommand(1);
@@ -51,34 +53,54 @@ std::string flag_value(const std::vector<std::string>& args, const std::string& 
   return v;
 }
 
+// The command a recipe runs as, shown on stderr: its settings as flags, but those that `args`
+// (the flags typed after its name) replace, then `args`.
+std::string shown_command(const Recipe& r, const std::vector<std::string>& args) {
+  std::vector<std::string> flags;
+  for (const RecipeSetting& s : r.settings) {
+    const std::vector<std::string> f = value_flags(setting_option(s), s.value);
+    flags.insert(flags.end(), f.begin(), f.end());
+  }
+  return "nnet train " + join(merge_flags(flags, args));
+}
+
+// `nnet train` with the recipe's settings, then `args` as typed.
+int train_recipe(const Recipe& r, const std::vector<std::string>& args, int* exit_code) {
+  std::vector<std::string> argv{"train"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  const auto add = [&r](CLI::App& app, int* code) { add_train_command(app, code, r.settings); };
+  return run_as_typed(add, argv, r.name, exit_code);
+}
+
 // An ensemble recipe: trains r.ensemble nets (seeds seed..seed+N-1, default 1..N), saves each as
 // NAME-K.json, then votes with `nnet eval --model ...` on the same data.
 int run_ensemble(const Recipe& r, const std::vector<std::string>& args, int* exit_code) {
   if (!flag_value(args, "--save").empty())
     return fail(
         UsageError("book " + r.name + ": --save: the ensemble saves " + r.name + "-K.json itself"));
+  const RunOptions base = recipe_options(r);
   const std::string seed_flag = flag_value(args, "--seed");
   char* end = nullptr;
-  const long seed0 = seed_flag.empty() ? 1 : std::strtol(seed_flag.c_str(), &end, 10);
+  const long seed0 = seed_flag.empty() ? base.seed : std::strtol(seed_flag.c_str(), &end, 10);
   if (!seed_flag.empty() && (*end != '\0' || seed0 < 0 || seed0 > 4294967295L - r.ensemble))
     return fail(UsageError("book " + r.name + ": --seed: expected an unsigned integer, found '" +
                            seed_flag + "'"));
   std::vector<std::string> eval{"eval"};
   for (int k = 1; k <= r.ensemble; ++k) {
     const std::string model = r.name + "-" + std::to_string(k) + ".json";
-    std::vector<std::string> train{"train"};
     const auto member =
         merge_flags(args, {"--seed", std::to_string(seed0 + k - 1), "--save", model});
-    train.insert(train.end(), member.begin(), member.end());
-    std::fprintf(stderr, "nnet book %s: net %d of %d: nnet %s\n", r.name.c_str(), k, r.ensemble,
-                 join(train).c_str());
-    const int code = run_as_typed(add_train_command, train, r.name, exit_code);
+    std::fprintf(stderr, "nnet book %s: net %d of %d: %s\n", r.name.c_str(), k, r.ensemble,
+                 shown_command(r, member).c_str());
+    const int code = train_recipe(r, member, exit_code);
     if (code != 0) return code;
     eval.insert(eval.end(), {"--model", model});
   }
-  const std::string data = flag_value(args, "--data");
+  std::string data = flag_value(args, "--data");
+  if (data.empty()) data = base.data;
   if (!data.empty()) eval.insert(eval.end(), {"--data", data});
-  const std::string device = flag_value(args, "--device");
+  std::string device = flag_value(args, "--device");
+  if (device.empty() && recipe_sets(r, "device")) device = base.device;
   if (!device.empty()) eval.insert(eval.end(), {"--device", device});
   std::fprintf(stderr, "nnet book %s: nnet %s\n", r.name.c_str(), join(eval).c_str());
   return run_as_typed(add_eval_command, eval, r.name, exit_code);
@@ -97,13 +119,10 @@ int run_book(bool list, const std::vector<std::string>& rest, int* exit_code) {
     return fail(
         UsageError("book: expected a recipe name (" + names + "), found '" + rest[0] + "'"));
   }
-  const std::vector<std::string> args =
-      merge_flags(r->args, std::vector<std::string>(rest.begin() + 1, rest.end()));
+  const std::vector<std::string> args(rest.begin() + 1, rest.end());
   if (r->ensemble > 0) return run_ensemble(*r, args, exit_code);
-  std::fprintf(stderr, "nnet book %s: nnet train %s\n", r->name.c_str(), join(args).c_str());
-  std::vector<std::string> argv{"train"};
-  argv.insert(argv.end(), args.begin(), args.end());
-  return run_as_typed(add_train_command, argv, r->name, exit_code);
+  std::fprintf(stderr, "nnet book %s: %s\n", r->name.c_str(), shown_command(*r, args).c_str());
+  return train_recipe(*r, args, exit_code);
 }
 
 }  // namespace

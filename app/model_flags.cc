@@ -20,62 +20,61 @@ std::string join_ints(const std::vector<int>& v) {
   return s;
 }
 
+// The items of a list flag, split at commas ("relu,tanh").
+std::vector<std::string> items(const std::vector<std::string>& in) {
+  std::vector<std::string> out;
+  for (const std::string& item : in) {
+    std::stringstream ss(item);
+    std::string part;
+    while (std::getline(ss, part, ',')) out.push_back(part);
+  }
+  return out;
+}
+
+// A different explicit --sizes / --layers than the file's is a usage error.
+Status check_shape_flags(const std::string& path, const Given& given, const RunOptions& run,
+                         const RunOptions& file, bool stack) {
+  if (stack && given("sizes"))
+    return UsageError("--sizes " + join_ints(run.sizes) + ": --init-from " + path +
+                      " is a layer stack (--layers " + file.layers + "); omit --sizes");
+  if (!stack && given("layers"))
+    return UsageError("--layers " + run.layers + ": --init-from " + path +
+                      " is a dense net (sizes " + join_ints(file.sizes) + "); omit --layers");
+  if (!stack && given("sizes") && run.sizes != file.sizes)
+    return UsageError("--sizes " + join_ints(run.sizes) + ": --init-from " + path +
+                      " has sizes " + join_ints(file.sizes) + " (omit --sizes to use the file's)");
+  if (stack && given("layers")) {
+    std::vector<LayerSpec> spec;
+    NNET_RETURN_IF_ERROR(with_flags(parse_layers(run.layers, {}, &spec)));
+    if (layers_to_string(spec) != file.layers)
+      return UsageError("--layers " + run.layers + ": --init-from " + path + " has layers " +
+                        file.layers + " (omit --layers to use the file's)");
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
-Status prepare_init_from(const std::string& path, bool sizes_given, bool activation_given,
-                         bool cost_given, bool layers_given, std::vector<int>* sizes,
-                         std::vector<std::string>* activations, std::string* cost,
-                         std::string* layers, Model* model) {
+Status prepare_init_from(const std::string& path, const Given& given, RunOptions* run,
+                         Model* model) {
   NNET_RETURN_IF_ERROR(load_model(path, model));
   const Architecture& arch = model->net.arch();
   const bool stack = !model->net.dense();
-  const std::string file_layers = stack ? layers_to_string(arch.layers) : "";
-  if (stack && sizes_given)
-    return UsageError("--sizes " + join_ints(*sizes) + ": --init-from " + path +
-                      " is a layer stack (--layers " + file_layers + "); omit --sizes");
-  if (!stack && layers_given)
-    return UsageError("--layers " + *layers + ": --init-from " + path + " is a dense net (sizes " +
-                      join_ints(arch.sizes) + "); omit --layers");
-  if (!stack && sizes_given && *sizes != arch.sizes)
-    return UsageError("--sizes " + join_ints(*sizes) + ": --init-from " + path + " has sizes " +
-                      join_ints(arch.sizes) + " (omit --sizes to use the file's)");
-  if (stack && layers_given) {
-    std::vector<LayerSpec> given;
-    NNET_RETURN_IF_ERROR(parse_layers(*layers, {}, &given));
-    if (layers_to_string(given) != file_layers)
-      return UsageError("--layers " + *layers + ": --init-from " + path + " has layers " +
-                        file_layers + " (omit --layers to use the file's)");
-  }
-  // Hidden activations: dense, every layer but the output; a stack, every conv/fc layer.
-  std::vector<std::string> hidden;
-  if (stack) {
-    for (const LayerSpec& l : arch.layers)
-      if (l.kind == LayerKind::kConv || l.kind == LayerKind::kFullyConnected)
-        hidden.push_back(name(l.activation));
-  } else {
-    for (size_t l = 0; l + 1 < arch.activations.size(); ++l)
-      hidden.push_back(name(arch.activations[l]));
-  }
-  if (activation_given) {
+  RunOptions file = *run;
+  spell_architecture(arch, &file);
+  NNET_RETURN_IF_ERROR(check_shape_flags(path, given, *run, file, stack));
+  const std::vector<std::string> hidden = hidden_activations(arch);
+  if (given("activation")) {
     // Accept one name for all layers or one per layer, as --activation does.
-    std::vector<std::string> given;
-    for (const std::string& item : *activations) {
-      std::stringstream ss(item);
-      std::string part;
-      while (std::getline(ss, part, ',')) given.push_back(part);
-    }
-    if (given.size() == 1 && !hidden.empty()) given.assign(hidden.size(), given[0]);
-    if (given != hidden)
-      return UsageError("--activation " + join(*activations) + ": --init-from " + path +
+    std::vector<std::string> named = items(run->activation);
+    if (named.size() == 1 && !hidden.empty()) named.assign(hidden.size(), named[0]);
+    if (named != hidden)
+      return UsageError("--activation " + join(run->activation) + ": --init-from " + path +
                         " has hidden activations " + join(hidden) +
                         " (omit --activation to use the file's)");
   }
-  if (stack)
-    *layers = file_layers;
-  else
-    *sizes = arch.sizes;
-  *activations = hidden.empty() ? std::vector<std::string>{"sigmoid"} : hidden;
-  if (!cost_given) *cost = name(arch.cost);
+  if (given("cost")) file.cost = run->cost;
+  *run = file;
   return Status::Ok();
 }
 

@@ -2,20 +2,19 @@
 #pragma once
 
 #include <string>
-#include <vector>
 
 #include "nnet/model_io.h"
+#include "nnet/run.h"
 #include "nnet/status.h"
+#include "run_flags.h"
 
 namespace nnet::app {
 
-// Loads `path` into `model` and makes the train flags agree with it: sizes (dense) or layers
+// Loads `path` into `model` and makes the run's options agree with it: sizes (dense) or layers
 // (a stack) and hidden (conv/fc) activations come from the file (a different explicit --sizes /
 // --layers / --activation, or --sizes for a stack and --layers for a dense net, is a usage
 // error); the cost comes from the file unless --cost was given.
-Status prepare_init_from(const std::string& path, bool sizes_given, bool activation_given,
-                         bool cost_given, bool layers_given, std::vector<int>* sizes,
-                         std::vector<std::string>* activations, std::string* cost,
-                         std::string* layers, Model* model);
+Status prepare_init_from(const std::string& path, const Given& given, RunOptions* run,
+                         Model* model);
 
 }  // namespace nnet::app

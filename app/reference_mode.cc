@@ -6,7 +6,7 @@
 #include "nnet/history.h"
 #include "nnet/model_io.h"
 #include "nnet/reference.h"
-#include "report.h"
+#include "nnet/report.h"
 
 namespace nnet::app {
 

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -22,8 +23,9 @@
 #include "nnet/plot.h"
 #include "nnet/reference.h"
 #include "nnet/render.h"
+#include "nnet/report.h"
+#include "nnet/run.h"
 #include "nnet/train.h"
-#include "report.h"
 
 namespace py = pybind11;
 using namespace nnet;
@@ -274,77 +276,45 @@ struct PyNet {
   std::vector<float> ref_sync;
 };
 
-Architecture make_arch(const std::vector<int>& sizes, const std::vector<std::string>& hidden,
-                       const std::string& cost) {
-  Architecture a;
-  a.sizes = sizes;
-  if (!parse_cost(cost, &a.cost))
-    raise(UsageError("cost: expected quadratic, cross-entropy or log-likelihood, found '" + cost +
-                     "'"));
-  const size_t nh = sizes.size() >= 2 ? sizes.size() - 2 : 0;
-  if (hidden.size() != 1 && hidden.size() != nh)
-    raise(UsageError("activation: expected one name or one per hidden layer (" +
-                     std::to_string(nh) + "), found " + std::to_string(hidden.size())));
-  for (size_t l = 0; l < nh; ++l) {
-    Activation act;
-    const std::string& nm = hidden.size() == 1 ? hidden[0] : hidden[l];
-    if (!parse_activation(nm, &act) || act == Activation::kSoftmax)
-      raise(UsageError("activation: expected sigmoid, tanh, relu or linear, found '" + nm + "'"));
-    a.activations.push_back(act);
-  }
-  if (sizes.size() >= 2)
-    a.activations.push_back(a.cost == Cost::kLogLikelihood ? Activation::kSoftmax
-                                                           : Activation::kSigmoid);
-  return a;
+// A library message names the option it is about; Python names its keyword (lambda: lmbda).
+Status as_keywords(const Status& s) {
+  const std::string& m = s.message();
+  const size_t end = m.find_first_of(": ");
+  if (s.ok() || end == std::string::npos) return s;
+  const OptionInfo* o = find_option(m.substr(0, end));
+  if (!o || !o->keyword) return s;
+  return Status::Error(s.code(), o->keyword + m.substr(end));
 }
 
-// A chapter-6 stack ("conv:20:5,maxpool:2,fc:100,softmax:10") on a 1x28x28 input, or on
-// (channels, height, width) `input` when given; `hidden` names the conv/fc activations.
-Architecture make_stack(const std::string& layers, const std::vector<std::string>& hidden,
-                        const std::string& cost, const std::vector<int>& input) {
-  Architecture a;
-  if (!parse_cost(cost, &a.cost))
-    raise(UsageError("cost: expected quadratic, cross-entropy or log-likelihood, found '" + cost +
-                     "'"));
-  std::vector<Activation> acts;
-  for (const std::string& nm : hidden) {
-    Activation act;
-    if (!parse_activation(nm, &act) || act == Activation::kSoftmax)
-      raise(UsageError("activation: expected sigmoid, tanh, relu or linear, found '" + nm + "'"));
-    acts.push_back(act);
-  }
-  check(parse_layers(layers, acts, &a.layers));
-  if (!input.empty()) {
-    if (input.size() != 3 || input[0] < 1 || input[1] < 1 || input[2] < 1)
-      raise(UsageError("input_shape: expected (channels, height, width), all >= 1"));
-    a.input = Shape{input[0], input[1], input[2]};
-  } else {
-    a.input = Shape{1, 28, 28};
-  }
-  check(validate(a, static_cast<int>(a.input.size()), 1));
-  return a;
-}
-
+// Network(...): dense `sizes`, or a chapter-6 stack ("conv:20:5,maxpool:2,fc:100,softmax:10") on
+// a 1x28x28 input or (channels, height, width) `input_shape`; `hidden` names the hidden (conv/fc)
+// activations. Built by make_architecture, as the CLI builds its nets.
 PyNet make_net(const std::vector<int>& sizes, const std::vector<std::string>& hidden,
                const std::string& cost, const std::string& init, uint32_t seed,
                const std::string& layers, const std::vector<int>& input_shape,
                bool inverted_dropout) {
-  Architecture a;
+  RunOptions o;
+  o.sizes = sizes;
+  o.activation = hidden;
+  o.cost = cost;
+  o.init = init;
+  o.seed = seed;
+  o.layers = layers;
+  o.input_shape = input_shape;
+  // Network(sizes, inverted_dropout=True) has always built the dense net (only stacks have
+  // dropout layers); the CLI refuses the combination.
+  o.inverted_dropout = inverted_dropout && !layers.empty();
+  Shape input{sizes.empty() ? 0 : sizes[0], 1, 1};
+  int classes = sizes.empty() ? 1 : std::min(sizes.back(), 10);
   if (!layers.empty()) {
-    a = make_stack(layers, hidden, cost, input_shape);
-    for (LayerSpec& l : a.layers)
-      if (l.kind == LayerKind::kDropout) l.inverted = inverted_dropout;
-  } else {
-    a = make_arch(sizes, hidden, cost);
-    if (sizes.empty()) raise(UsageError("sizes: expected at least 2 layers, found 0"));
-    check(validate(a, sizes[0], std::min(sizes.back(), 10)));
+    const std::vector<int>& s = input_shape;
+    input = s.size() == 3 ? Shape{s[0], s[1], s[2]} : Shape{1, 28, 28};
+    classes = 1;
   }
+  Architecture a;
+  check(as_keywords(make_architecture(o, input, classes, &a)));
   Init in;
-  if (!parse_init(init, &in))
-    raise(
-        UsageError("init: expected large, default, xavier, he or network3, found '" + init + "'"));
-  if (in == Init::kNetwork3 && layers.empty())
-    raise(UsageError("init: network3 applies to layer stacks (layers=...) only"));
+  parse_init(init, &in);
   PyNet p;
   p.m.net = Network(a);
   p.m.init = init;
@@ -384,6 +354,10 @@ py::dict report_dict(const EpochReport& r) {
   d["evaluation_total"] = r.evaluation_total;
   d["train_seconds"] = r.train_seconds;
   d["eval_seconds"] = r.eval_seconds;
+  if (!r.bias_grad_norm.empty()) {  // record_gradients=True: --history's lists
+    d["bias_grad_norm"] = r.bias_grad_norm;
+    d["weight_grad_norm"] = r.weight_grad_norm;
+  }
   if (r.health.measured())  // --history's "health" block itself: the same keys, null as None
     d["health"] = py::module_::import("json").attr("loads")(to_json(r)["health"].dump());
   return d;
@@ -400,66 +374,25 @@ void check_labels(const PyData& d, const Network& net, const char* what) {
                       std::to_string(net.outputs()) + " outputs"));
 }
 
+// Sets the option whose Python keyword is `k` (run_options(): those with kKeyword) from `v`, cast
+// to the option's type; an unknown keyword is a TypeError.
+void set_keyword(RunOptions* opts, const std::string& k, py::handle v) {
+  const OptionInfo* o = find_option(k, /*keyword=*/true);
+  if (!o || !(o->uses & kKeyword)) throw py::type_error("train: unknown option '" + k + "'");
+  std::visit([&](auto RunOptions::*f) {
+    opts->*f = v.cast<std::remove_reference_t<decltype(opts->*f)>>();
+  }, o->field);
+}
+
 // Runs train(); `write` gets each epoch's lines (exactly the CLI's), `callback` a report dict and
 // stops training by returning True, `on_hint` each hint (options["hints"] turns the probe on) as
 // a dict (kind, epoch, message). Ctrl-C raises KeyboardInterrupt after the current mini-batch.
 py::list train_net(PyNet& p, const PyData& training, const PyData* evaluation, py::dict kw,
                    py::object write, py::object callback, py::object on_hint) {
+  RunOptions ro;
+  for (auto item : kw) set_keyword(&ro, py::str(item.first), item.second);
   TrainOptions o;
-  for (auto item : kw) {
-    const std::string k = py::str(item.first);
-    py::handle v = item.second;
-    if (k == "epochs")
-      o.epochs = v.cast<int>();
-    else if (k == "batch")
-      o.batch = v.cast<int>();
-    else if (k == "eta")
-      o.eta = v.cast<double>();
-    else if (k == "seed")
-      o.seed = v.cast<uint32_t>();
-    else if (k == "lmbda")
-      o.lambda = v.cast<double>();
-    else if (k == "l1")
-      o.l1 = v.cast<double>();
-    else if (k == "dropout")
-      o.dropout = v.cast<double>();
-    else if (k == "momentum")
-      o.momentum = v.cast<double>();
-    else if (k == "early_stop")
-      o.early_stop = v.cast<int>();
-    else if (k == "monitor_training_cost")
-      o.monitor_training_cost = v.cast<bool>();
-    else if (k == "monitor_training_accuracy")
-      o.monitor_training_accuracy = v.cast<bool>();
-    else if (k == "monitor_evaluation_cost")
-      o.monitor_evaluation_cost = v.cast<bool>();
-    else if (k == "monitor_evaluation_accuracy")
-      o.monitor_evaluation_accuracy = v.cast<bool>();
-    else if (k == "threads")
-      o.threads = v.cast<int>();
-    else if (k == "conv_threads")
-      o.conv_threads = v.cast<int>();
-    else if (k == "shuffle")
-      o.shuffle = v.cast<bool>();
-    else if (k == "hints")
-      o.watch_health = v.cast<bool>();
-    else if (k == "device") {
-      const std::string d = v.cast<std::string>();
-      if (!parse_device(d, &o.device))
-        raise(UsageError("device: expected 'cpu' or 'cuda', found '" + d + "'"));
-    }
-    else if (k == "l2_style") {
-      const std::string st = v.cast<std::string>();
-      if (st == "network2")
-        o.l2_style = L2Style::kNetwork2;
-      else if (st == "network3")
-        o.l2_style = L2Style::kNetwork3;
-      else
-        raise(UsageError("l2_style: expected network2 or network3, found '" + st + "'"));
-    } else
-      throw py::type_error("train: unknown option '" + k + "'");
-  }
-  check(validate(o));
+  check(as_keywords(train_options(ro, &o)));
   check(device_status(o.device));
   Network& net = p.m.net;
   check_labels(training, net, "training_data");
@@ -473,7 +406,7 @@ py::list train_net(PyNet& p, const PyData& training, const PyData* evaluation, p
     py::gil_scoped_acquire gil;
     if (py_error) return;
     try {
-      if (!write.is_none()) write(nnet::app::format_epoch(r, o, eval != nullptr));
+      if (!write.is_none()) write(format_epoch(r, o, eval != nullptr));
       if (!callback.is_none()) {
         py::object res = callback(report_dict(r));
         if (res.is(py::bool_(true))) stop_asked = true;
@@ -525,41 +458,42 @@ py::list train_reference(PyNet& p, const PyData& training, const PyData* evaluat
   ReferenceOptions ro;
   ro.numpy_seed = p.seed;
   bool seed_given = false;
-  TrainOptions o;  // only for the network2-style test and the CLI's checks
+  // The options network.py/network2.py know; the others must keep their defaults.
+  static const std::set<std::string> kBook = {
+      "epochs", "batch", "eta", "lmbda", "monitor_training_cost", "monitor_training_accuracy",
+      "monitor_evaluation_cost", "monitor_evaluation_accuracy", "threads"};
+  static const std::set<std::string> kZero = {"dropout", "momentum", "l1", "early_stop"};
+  RunOptions run;
   for (auto item : kw) {
     const std::string k = py::str(item.first);
     py::handle v = item.second;
-    if (k == "epochs")
-      ro.epochs = v.cast<int>();
-    else if (k == "batch")
-      ro.batch = v.cast<int>();
-    else if (k == "eta")
-      ro.eta = v.cast<double>();
-    else if (k == "seed") {
+    if (k == "seed") {  // Python's random.seed takes more than the 32 bits of `seed`
       ro.python_seed = v.cast<uint64_t>();
       seed_given = true;
-    } else if (k == "lmbda")
-      ro.lambda = o.lambda = v.cast<double>();
-    else if (k == "python2_shuffle")
+    } else if (k == "python2_shuffle") {
       ro.python2_shuffle = v.cast<bool>();
-    else if (k == "monitor_training_cost")
-      o.monitor_training_cost = v.cast<bool>();
-    else if (k == "monitor_training_accuracy")
-      o.monitor_training_accuracy = v.cast<bool>();
-    else if (k == "monitor_evaluation_cost")
-      o.monitor_evaluation_cost = v.cast<bool>();
-    else if (k == "monitor_evaluation_accuracy")
-      o.monitor_evaluation_accuracy = v.cast<bool>();
-    else if (k == "threads")
-      continue;
-    else if (k == "dropout" || k == "momentum" || k == "l1" || k == "early_stop") {
-      if (v.cast<double>() != 0)
-        raise(UsageError("reference: " + k +
-                         " is not in the book's network.py/network2.py (drop it, or drop "
-                         "reference=True)"));
-    } else
+    } else if (kBook.count(k) > 0 || kZero.count(k) > 0) {
+      set_keyword(&run, k, v);
+    } else {
       throw py::type_error("train: unknown option '" + k + "'");
+    }
   }
+  for (const std::string& k : kZero) {
+    const OptionInfo& opt = *find_option(k, /*keyword=*/true);
+    if (get_option(run, opt) != get_option(RunOptions(), opt))
+      raise(UsageError("reference: " + k +
+                       " is not in the book's network.py/network2.py (drop it, or drop "
+                       "reference=True)"));
+  }
+  ro.epochs = run.epochs;
+  ro.batch = run.batch;
+  ro.eta = run.eta;
+  ro.lambda = run.lambda;
+  TrainOptions o;  // only for the network2-style test
+  o.monitor_training_cost = run.monitor_training_cost;
+  o.monitor_training_accuracy = run.monitor_training_accuracy;
+  o.monitor_evaluation_cost = run.monitor_evaluation_cost;
+  o.monitor_evaluation_accuracy = run.monitor_evaluation_accuracy;
   if (!seed_given) ro.python_seed = p.seed;
   Network& net = p.m.net;
   if (!net.dense())
@@ -569,7 +503,7 @@ py::list train_reference(PyNet& p, const PyData& training, const PyData* evaluat
   if (training.size() == 0) raise(UsageError("training_data: expected at least one example"));
   const Dataset* eval = evaluation && evaluation->size() > 0 ? &evaluation->d : nullptr;
   ro.network2 = net.arch().cost != Cost::kQuadratic || ro.lambda != 0 ||
-                nnet::app::network2_style(o) || init == "default";
+                network2_style(o) || init == "default";
   ro.init = ro.network2 ? Init::kDefault : Init::kLarge;
   if (!init.empty() && !parse_init(init, &ro.init))
     raise(UsageError("init: expected large or default with reference=True, found '" + init + "'"));
@@ -861,6 +795,23 @@ PYBIND11_MODULE(_nnet, m) {
         check(s);
         return p;
       });
+  // The option table (nnet/run.h): what SGD/fit and Network(...) accept, with defaults and docs.
+  m.def("options", [] {
+    py::list out;
+    const RunOptions defaults;
+    for (const OptionInfo& o : run_options()) {
+      py::dict d;
+      d["name"] = o.name;
+      d["keyword"] = o.keyword ? o.keyword : o.name;
+      d["default"] = std::visit([](const auto& v) { return py::cast(v); }, get_option(defaults, o));
+      d["doc"] = o.doc;
+      d["train"] = (o.uses & kKeyword) != 0;
+      d["network"] = (o.uses & kNetKeyword) != 0;
+      d["flag"] = (o.uses & kFlag) ? py::cast(flag_spelling(o)) : py::none();
+      out.append(d);
+    }
+    return out;
+  });
   m.def("digits_png", &digits_png);
   m.def("weights_png", &weights_png);
   m.def("curves_png", &curves_png);

@@ -51,11 +51,11 @@ void shifted(const float* src, int rows, int cols, int kind, float* dst) {
 
 Status expand_training(Dataset* d, uint64_t shuffle_seed, bool shuffle) {
   if (d->rows < 2 || d->cols < 2)
-    return UsageError("--expand: expected images of at least 2x2 pixels, found " +
+    return UsageError("expand: expected images of at least 2x2 pixels, found " +
                       std::to_string(d->rows) + "x" + std::to_string(d->cols));
   const size_t n = d->size();
   if (n > (size_t{1} << 32) / 5)
-    return UsageError("--expand: expected at most " + std::to_string((size_t{1} << 32) / 5) +
+    return UsageError("expand: expected at most " + std::to_string((size_t{1} << 32) / 5) +
                       " training images, found " + std::to_string(n));
   const size_t px = static_cast<size_t>(d->pixels());
   // order[i] = the pair at position i: image order[i] / 5, shift order[i] % 5.

@@ -64,17 +64,17 @@ Status parse_layers(const std::string& spec, const std::vector<Activation>& acti
                     std::vector<LayerSpec>* out) {
   out->clear();
   if (spec.empty())
-    return UsageError("--layers: expected a list like conv:20:5,fc:100,softmax:10, found \"\"");
+    return UsageError("layers: expected a list like conv:20:5,fc:100,softmax:10, found \"\"");
   const std::vector<std::string> items = split(spec, ',');
   if (items.size() > 1000)
-    return UsageError("--layers: expected at most 1000 layers, found " +
+    return UsageError("layers: expected at most 1000 layers, found " +
                       std::to_string(items.size()));
   std::vector<LayerSpec> layers;
   for (size_t i = 0; i < items.size(); ++i) {
     const std::string& item = items[i];
     const std::vector<std::string> f = split(item, ':');
     auto bad = [&](const std::string& expected) {
-      return UsageError("--layers: item " + std::to_string(i + 1) + " \"" + item + "\": expected " +
+      return UsageError("layers: item " + std::to_string(i + 1) + " \"" + item + "\": expected " +
                         expected + ", found \"" + item + "\"");
     };
     LayerSpec l;
@@ -112,12 +112,12 @@ Status parse_layers(const std::string& spec, const std::vector<Activation>& acti
   for (const LayerSpec& l : layers)
     hidden += (l.kind == LayerKind::kConv || l.kind == LayerKind::kFullyConnected);
   if (!activations.empty() && activations.size() != 1 && activations.size() != hidden)
-    return UsageError("--activation: expected 1 name or " + std::to_string(hidden) +
+    return UsageError("activation: expected 1 name or " + std::to_string(hidden) +
                       " (one per conv/fc layer), found " + std::to_string(activations.size()));
   for (Activation a : activations)
     if (a == Activation::kSoftmax)
       return UsageError(
-          "--activation: softmax is a layer (softmax:N) in --layers, found softmax as a conv/fc "
+          "activation: softmax is a layer (softmax:N) of the stack, found softmax as a conv/fc "
           "activation");
   size_t k = 0;
   for (LayerSpec& l : layers) {
@@ -179,15 +179,15 @@ std::string layers_to_string(const std::vector<LayerSpec>& layers) {
 Status layer_shapes(const Shape& input, const std::vector<LayerSpec>& layers, int num_classes,
                     std::vector<Shape>* out) {
   out->clear();
-  if (layers.empty()) return UsageError("--layers: expected at least 1 layer, found none");
+  if (layers.empty()) return UsageError("layers: expected at least 1 layer, found none");
   if (input.c < 1 || input.h < 1 || input.w < 1 || input.size() > kMaxLayerSize)
-    return UsageError("--layers: input shape " + shape_string(input) +
+    return UsageError("layers: input shape " + shape_string(input) +
                       " must have every dimension >= 1");
   std::vector<Shape> shapes;
   Shape in = input;
   for (size_t i = 0; i < layers.size(); ++i) {
     const LayerSpec& l = layers[i];
-    const std::string where = "--layers: layer " + std::to_string(i + 1) + " \"" +
+    const std::string where = "layers: layer " + std::to_string(i + 1) + " \"" +
                               layers_to_string({l}) + "\" on input " + shape_string(in);
     Shape o = in;
     switch (l.kind) {
@@ -241,10 +241,10 @@ Status layer_shapes(const Shape& input, const std::vector<LayerSpec>& layers, in
   }
   const LayerSpec& last = layers.back();
   if (last.kind != LayerKind::kFullyConnected && last.kind != LayerKind::kSoftmax)
-    return UsageError("--layers: the last layer must be fc:N or softmax:N, found \"" +
+    return UsageError("layers: the last layer must be fc:N or softmax:N, found \"" +
                       layers_to_string({last}) + "\"");
   if (last.units < num_classes)
-    return UsageError("--layers: the last layer must have at least " + std::to_string(num_classes) +
+    return UsageError("layers: the last layer must have at least " + std::to_string(num_classes) +
                       " neurons (one per class), found " + std::to_string(last.units));
   *out = std::move(shapes);
   return Status::Ok();

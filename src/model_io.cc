@@ -14,6 +14,7 @@
 #include "model_io_internal.h"
 #include "nnet/data.h"
 #include "nnet/fileio.h"
+#include "nnet/run.h"
 
 namespace fs = std::filesystem;
 
@@ -83,23 +84,18 @@ Status arch_from_sizes(const std::vector<long long>& sizes, const std::string& w
   return Status::Ok();
 }
 
-Status check_arch(const Architecture& arch, const std::string& name) {
-  Status s = validate(arch, arch.sizes.front(), 1);
-  if (!s.ok()) {
-    std::string m = s.message();
-    if (m.rfind("--", 0) == 0) m = m.substr(m.find(':') + 2);  // drop the CLI flag prefix
-    return DataError(name + ": inconsistent architecture: " + m);
-  }
-  return Status::Ok();
+// Drops the option a layers.h / validate() message starts with ("layers: "): a file's message
+// names its entry instead.
+std::string without_option(const std::string& m) {
+  const size_t p = m.find(": ");
+  if (p != std::string::npos && find_option(m.substr(0, p)) != nullptr) return m.substr(p + 2);
+  return m;
 }
 
-// Drops a "--layers: " (or other CLI flag) prefix from a layers.h / validate() message.
-std::string without_flag(const std::string& m) {
-  if (m.rfind("--", 0) == 0) {
-    const size_t p = m.find(": ");
-    if (p != std::string::npos) return m.substr(p + 2);
-  }
-  return m;
+Status check_arch(const Architecture& arch, const std::string& name) {
+  Status s = validate(arch, arch.sizes.front(), 1);
+  if (!s.ok()) return DataError(name + ": inconsistent architecture: " + without_option(s.message()));
+  return Status::Ok();
 }
 
 // A layer stack from its spelling (layers_to_string) and input shape (c, h, w), checked as
@@ -121,10 +117,10 @@ Status stack_from_spec(const std::string& spec, const std::vector<long long>& in
   if (static_cast<long long>(a.input.c) * a.input.h * a.input.w > (1LL << 26))
     return DataError(where_input + ": expected at most 2^26 values per sample");
   Status s = parse_layers(spec, {}, &a.layers);
-  if (!s.ok()) return DataError(where_layers + ": " + without_flag(s.message()));
+  if (!s.ok()) return DataError(where_layers + ": " + without_option(s.message()));
   std::vector<Shape> shapes;
   s = layer_shapes(a.input, a.layers, 1, &shapes);
-  if (!s.ok()) return DataError(where_layers + ": " + without_flag(s.message()));
+  if (!s.ok()) return DataError(where_layers + ": " + without_option(s.message()));
   size_t weight_layers = 0;
   for (const LayerSpec& l : a.layers) weight_layers += has_weights(l.kind);
   if (weight_layers > kMaxModelLayers)

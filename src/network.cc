@@ -154,7 +154,7 @@ namespace {
 // validate() for a layer stack: shapes, then the cost against the last layer.
 Status validate_stack(const Architecture& arch, int input_pixels, int num_classes) {
   if (arch.input.size() != input_pixels)
-    return UsageError("--layers: input shape " + std::to_string(arch.input.c) + "x" +
+    return UsageError("layers: input shape " + std::to_string(arch.input.c) + "x" +
                       std::to_string(arch.input.h) + "x" + std::to_string(arch.input.w) +
                       " must match the image size " + std::to_string(input_pixels));
   std::vector<Shape> shapes;
@@ -162,15 +162,15 @@ Status validate_stack(const Architecture& arch, int input_pixels, int num_classe
   for (const LayerSpec& l : arch.layers)
     if ((l.kind == LayerKind::kConv || l.kind == LayerKind::kFullyConnected) &&
         l.activation == Activation::kSoftmax)
-      return UsageError("--activation: softmax is a layer (softmax:N), not a conv/fc activation");
+      return UsageError("activation: softmax is a layer (softmax:N), not a conv/fc activation");
   const LayerSpec& last = arch.layers.back();
   const bool softmax_out = last.kind == LayerKind::kSoftmax;
   if (softmax_out != (arch.cost == Cost::kLogLikelihood))
-    return UsageError(std::string("--cost: log-likelihood goes with a softmax output layer, "
+    return UsageError(std::string("cost: log-likelihood goes with a softmax output layer, "
                                   "found cost ") +
                       name(arch.cost) + " with last layer " + layers_to_string({last}));
   if (arch.cost == Cost::kCrossEntropy && last.activation != Activation::kSigmoid)
-    return UsageError(std::string("--cost: cross-entropy needs a sigmoid output layer, found ") +
+    return UsageError(std::string("cost: cross-entropy needs a sigmoid output layer, found ") +
                       name(last.activation));
   return Status::Ok();
 }
@@ -249,32 +249,32 @@ namespace {
 Status validate_dense(const Architecture& arch, int input_pixels, int num_classes) {
   const auto& s = arch.sizes;
   if (s.size() < 2)
-    return UsageError("--sizes: expected at least 2 layers (e.g. 784,30,10), found " +
+    return UsageError("sizes: expected at least 2 layers (e.g. 784,30,10), found " +
                       std::to_string(s.size()));
   for (size_t i = 0; i < s.size(); ++i)
     if (s[i] <= 0 || s[i] > 1000000)
-      return UsageError("--sizes: layer " + std::to_string(i) +
+      return UsageError("sizes: layer " + std::to_string(i) +
                         " expected 1..1000000 neurons, found " + std::to_string(s[i]));
   if (s.front() != input_pixels)
-    return UsageError("--sizes: first layer must equal the image size " +
+    return UsageError("sizes: first layer must equal the image size " +
                       std::to_string(input_pixels) + ", found " + std::to_string(s.front()));
   if (s.back() < num_classes)
-    return UsageError("--sizes: last layer must have at least " + std::to_string(num_classes) +
+    return UsageError("sizes: last layer must have at least " + std::to_string(num_classes) +
                       " neurons (one per class), found " + std::to_string(s.back()));
   if (arch.activations.size() != s.size() - 1)
-    return UsageError("--activation: expected " + std::to_string(s.size() - 1) +
+    return UsageError("activation: expected " + std::to_string(s.size() - 1) +
                       " activations (one per layer after the input), found " +
                       std::to_string(arch.activations.size()));
   for (size_t l = 0; l + 1 < arch.activations.size(); ++l)
     if (arch.activations[l] == Activation::kSoftmax)
-      return UsageError("--activation: softmax is only allowed on the output layer");
+      return UsageError("activation: softmax is only allowed on the output layer");
   const bool softmax_out = arch.activations.back() == Activation::kSoftmax;
   if (softmax_out != (arch.cost == Cost::kLogLikelihood))
     return UsageError(
-        std::string("--cost: log-likelihood goes with a softmax output layer, found cost ") +
+        std::string("cost: log-likelihood goes with a softmax output layer, found cost ") +
         name(arch.cost) + " with output " + name(arch.activations.back()));
   if (arch.cost == Cost::kCrossEntropy && arch.activations.back() != Activation::kSigmoid)
-    return UsageError(std::string("--cost: cross-entropy needs a sigmoid output layer, found ") +
+    return UsageError(std::string("cost: cross-entropy needs a sigmoid output layer, found ") +
                       name(arch.activations.back()));
   // The same limits on every layer as a stack's (layer_shapes), spelled for --sizes.
   Architecture stack = arch;
@@ -282,7 +282,7 @@ Status validate_dense(const Architecture& arch, int input_pixels, int num_classe
   dense_to_stack(&stack);
   std::vector<Shape> shapes;
   if (Status st = layer_shapes(stack.input, stack.layers, num_classes, &shapes); !st.ok())
-    return UsageError("--sizes: " + st.message().substr(st.message().find(": ") + 2));
+    return UsageError("sizes: " + st.message().substr(st.message().find(": ") + 2));
   return Status::Ok();
 }
 
@@ -295,7 +295,7 @@ Status validate(const Architecture& arch, int input_pixels, int num_classes) {
   int weight_layers = 0;
   for (const LayerSpec& l : arch.layers) weight_layers += has_weights(l.kind);
   if (arch.layers.empty()) weight_layers = static_cast<int>(arch.sizes.size()) - 1;
-  const std::string flag = arch.dense || arch.layers.empty() ? "--sizes" : "--layers";
+  const std::string flag = arch.dense || arch.layers.empty() ? "sizes" : "layers";
   if (weight_layers > kMaxWeightLayers)
     return UsageError(flag + ": expected at most " + std::to_string(kMaxWeightLayers) +
                       " conv/fc/softmax layers, found " + std::to_string(weight_layers));

@@ -70,32 +70,7 @@ Status evaluate_on(Device device, const Network& net, const Dataset& data, bool 
   return Status::Ok();
 }
 
-Status validate(const TrainOptions& o) {
-  auto bad = [](const std::string& flag, const std::string& expected, const std::string& found) {
-    return UsageError(flag + ": expected " + expected + ", found " + found);
-  };
-  if (!(o.eta > 0) || !std::isfinite(o.eta))
-    return bad("--eta", "a finite number > 0", std::to_string(o.eta));
-  if (o.batch < 1) return bad("--batch", "an integer >= 1", std::to_string(o.batch));
-  if (o.epochs < 1) return bad("--epochs", "an integer >= 1", std::to_string(o.epochs));
-  if (!(o.lambda >= 0) || !std::isfinite(o.lambda))
-    return bad("--lambda", "a finite number >= 0", std::to_string(o.lambda));
-  if (!(o.l1 >= 0) || !std::isfinite(o.l1))
-    return bad("--l1", "a finite number >= 0", std::to_string(o.l1));
-  if (!(o.dropout >= 0 && o.dropout < 1))
-    return bad("--dropout", "a probability in [0, 1)", std::to_string(o.dropout));
-  if (!(o.momentum >= 0 && o.momentum < 1))
-    return bad("--momentum", "a number in [0, 1)", std::to_string(o.momentum));
-  if (o.step_epochs < 1)
-    return bad("--step-epochs", "an integer >= 1", std::to_string(o.step_epochs));
-  if (!(o.step_gamma > 0 && o.step_gamma <= 1))
-    return bad("--step-gamma", "a number in (0, 1]", std::to_string(o.step_gamma));
-  if (o.plateau_epochs < 1)
-    return bad("--plateau", "an integer >= 1", std::to_string(o.plateau_epochs));
-  if (o.early_stop < 0) return bad("--early-stop", "an integer >= 0", std::to_string(o.early_stop));
-  if (o.grad_chunk < 0) return bad("--grad-chunk", "an integer >= 0", std::to_string(o.grad_chunk));
-  return Status::Ok();
-}
+// validate(const TrainOptions&) is in run.cc: the ranges are the option table's.
 
 TrainState initial_state(const Network& net, size_t training_size, const TrainOptions& opts) {
   TrainState s;

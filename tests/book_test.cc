@@ -33,39 +33,69 @@ TEST(BookRecipes, ListShowsEveryRecipeWithTheBooksFigure) {
 TEST(BookRecipes, HoldTheBooksSettings) {
   const Recipe* r = find_recipe("ch3-overfitting");
   ASSERT_NE(r, nullptr);
-  const std::vector<std::string> want = {
-      "--sizes", "784,30,10", "--epochs",      "400",    "--batch", "10",           "--eta",
-      "0.5",     "--cost",    "cross-entropy", "--init", "large",   "--train-size", "1000"};
-  for (size_t i = 0; i + 1 < want.size(); i += 2) {
-    auto it = std::find(r->args.begin(), r->args.end(), want[i]);
-    ASSERT_NE(it, r->args.end()) << want[i];
-    EXPECT_EQ(*(it + 1), want[i + 1]) << want[i];
-  }
+  for (const char* option : {"sizes", "epochs", "batch", "eta", "cost", "init", "train_size"})
+    EXPECT_TRUE(recipe_sets(*r, option)) << option;
+  const RunOptions o = recipe_options(*r);
+  EXPECT_EQ(o.sizes, (std::vector<int>{784, 30, 10}));
+  EXPECT_EQ(o.epochs, 400);
+  EXPECT_EQ(o.batch, 10);
+  EXPECT_EQ(o.eta, 0.5);
+  EXPECT_EQ(o.cost, "cross-entropy");
+  EXPECT_EQ(o.init, "large");
+  EXPECT_EQ(o.train_size, 1000);
+  EXPECT_EQ(o.monitor, std::vector<std::string>{"all"});
+  EXPECT_EQ(o.seed, 12345678u);
   EXPECT_NE(find_recipe("ch5-deep"), nullptr);
   EXPECT_EQ(find_recipe("ch9"), nullptr);
+}
+
+// A recipe's settings are typed overrides of the option table: each names an option that
+// `nnet train` has a flag for, and every recipe's options pass the table's checks.
+TEST(BookRecipes, SetOptionsOfTheTable) {
+  for (const Recipe& r : book_recipes()) {
+    for (const RecipeSetting& s : r.settings) {
+      const OptionInfo* o = find_option(s.field);
+      ASSERT_NE(o, nullptr) << r.name;
+      EXPECT_TRUE(o->uses & kFlag) << r.name << " " << o->name;
+      RunOptions x;
+      EXPECT_TRUE(set_option(&x, *o, s.value)) << r.name << " " << o->name;
+    }
+    const Status st = check_options(recipe_options(r));
+    EXPECT_TRUE(st.ok()) << r.name << ": " << st.message();
+  }
 }
 
 // Chapter 6 follows network3: its init and cost, its L2 scaling, no reshuffling, the test images.
 TEST(BookRecipes, ChapterSixFollowsNetwork3) {
   for (const Recipe& r : book_recipes()) {
     if (r.name.rfind("ch6-", 0) != 0) continue;
-    for (const char* flag : {"--init", "--cost", "--l2-style", "--no-shuffle", "--layers"})
-      EXPECT_NE(std::find(r.args.begin(), r.args.end(), flag), r.args.end())
-          << r.name << " " << flag;
-    EXPECT_EQ(*(std::find(r.args.begin(), r.args.end(), "--init") + 1), "network3") << r.name;
-    EXPECT_EQ(*(std::find(r.args.begin(), r.args.end(), "--l2-style") + 1), "network3");
+    for (const char* option : {"init", "cost", "l2_style", "shuffle", "layers", "eval"})
+      EXPECT_TRUE(recipe_sets(r, option)) << r.name << " " << option;
+    const RunOptions o = recipe_options(r);
+    EXPECT_EQ(o.init, "network3") << r.name;
+    EXPECT_EQ(o.cost, "log-likelihood") << r.name;
+    EXPECT_EQ(o.l2_style, "network3") << r.name;
+    EXPECT_FALSE(o.shuffle) << r.name;
+    EXPECT_EQ(o.eval, "test") << r.name;
   }
   const Recipe* relu = find_recipe("ch6-relu");
   ASSERT_NE(relu, nullptr);
-  EXPECT_EQ(*(std::find(relu->args.begin(), relu->args.end(), "--layers") + 1),
-            "conv:20:5,maxpool:2,conv:40:5,maxpool:2,fc:100,softmax:10");
-  EXPECT_EQ(*(std::find(relu->args.begin(), relu->args.end(), "--eta") + 1), "0.03");
-  EXPECT_EQ(*(std::find(relu->args.begin(), relu->args.end(), "--lambda") + 1), "0.1");
+  const RunOptions o = recipe_options(*relu);
+  EXPECT_EQ(o.layers, "conv:20:5,maxpool:2,conv:40:5,maxpool:2,fc:100,softmax:10");
+  EXPECT_EQ(o.activation, std::vector<std::string>{"relu"});
+  EXPECT_EQ(o.eta, 0.03);
+  EXPECT_EQ(o.lambda, 0.1);
   const Recipe* ens = find_recipe("ch6-ensemble");
+  const Recipe* dropout = find_recipe("ch6-dropout");
   ASSERT_NE(ens, nullptr);
+  ASSERT_NE(dropout, nullptr);
   EXPECT_EQ(ens->ensemble, 5);
-  EXPECT_EQ(ens->args, find_recipe("ch6-dropout")->args) << "five ch6-dropout nets";
-  EXPECT_NE(std::find(ens->args.begin(), ens->args.end(), "--expand"), ens->args.end());
+  ASSERT_EQ(ens->settings.size(), dropout->settings.size()) << "five ch6-dropout nets";
+  for (size_t i = 0; i < ens->settings.size(); ++i) {
+    EXPECT_EQ(ens->settings[i].field, dropout->settings[i].field) << i;
+    EXPECT_EQ(ens->settings[i].value, dropout->settings[i].value) << i;
+  }
+  EXPECT_TRUE(recipe_options(*ens).expand);
 }
 
 TEST(BookRecipes, RunsAChapterSixRecipe) {

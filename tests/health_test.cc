@@ -285,9 +285,7 @@ TEST(HealthHints, EachKindAtMostOnce) {
 }
 
 bool is_conv_recipe(const Recipe& rec) {
-  const auto& a = rec.args;
-  const auto layers = std::find(a.begin(), a.end(), "--layers");
-  return layers != a.end() && layers + 1 != a.end() && layers[1].find("conv") != std::string::npos;
+  return recipe_options(rec).layers.find("conv") != std::string::npos;
 }
 
 // Runs `nnet book NAME --epochs 3` on the whole training set (a shorter one trips the

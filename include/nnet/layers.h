@@ -48,7 +48,7 @@ struct LayerSpec {
 
 // Parses "conv:20:5,maxpool:2,conv:40:5,maxpool:2,fc:100,softmax:10" into specs, with
 // `activations` (from --activation: one name, or one per conv/fc layer) filled in. A malformed
-// item is a usage error naming it ("--layers: item 3 "conv:x:5": expected ..., found ...").
+// item is a usage error naming it ("layers: item 3 "conv:x:5": expected ..., found ...").
 Status parse_layers(const std::string& spec, const std::vector<Activation>& activations,
                     std::vector<LayerSpec>* out);
 

@@ -151,7 +151,8 @@ Status evaluate_on(Device device, const Network& net, const Dataset& data, bool 
 // Output activations for n images (pixels, n) column-major; out is (outputs, n).
 void predict(const Network& net, const float* images, size_t n, Eigen::MatrixXf* out);
 
-// Checks option ranges (eta > 0 and finite, batch >= 1, epochs >= 1, 0 <= dropout < 1, ...).
+// Checks option ranges (eta > 0 and finite, batch >= 1, ...): the ranges of run_options()
+// (nnet/run.h); errors name the option ("eta: expected a finite number > 0, found 0.000000").
 Status validate(const TrainOptions& opts);
 
 // Runs SGD on `net`. `evaluation` may be null. `state` is the state to start from (fresh for a

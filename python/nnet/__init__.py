@@ -15,7 +15,15 @@ import numpy as np
 from . import _nnet
 
 __all__ = ["Network", "load_data", "load", "expand", "show", "weights", "mistakes", "curves",
-           "Picture"]
+           "Picture", "options"]
+
+
+def options():
+    """The options of a training run, from nnet's one table (`nnet train`'s flags, checkpoints and
+    model files use the same): a list of dicts with name, keyword (the Python spelling: lmbda for
+    lambda), default, doc, train (a keyword of SGD and fit), network (a keyword of Network) and
+    flag (`nnet train`'s, or None)."""
+    return _nnet.options()
 
 
 def _stdout_write(s):
@@ -202,6 +210,10 @@ class Network:
         reference=True runs the book's own code in float64 (`nnet train --reference`): numpy
         seed = the network's seed, Python shuffle seed = `seed`; python2_shuffle=True for the
         book's Python 2.7 runs. It prints network.py's / network2.py's lines exactly.
+        **options: any other training option of nnet.options() by its keyword (l1, dropout,
+        momentum, schedule, step_epochs, step_gamma, plateau, early_stop, record_gradients,
+        shuffle, l2_style, grad_chunk, threads, conv_threads), as `nnet train`'s flag of the
+        same name.
         """
         network2 = evaluation_data is not None or lmbda != 0.0 or monitor_evaluation_cost or \
             bool(monitor_evaluation_accuracy) or monitor_training_cost or monitor_training_accuracy
@@ -238,7 +250,7 @@ class Network:
             callback=None, verbose=False, hints=None, **options):
         """Trains on (n, pixels) images and (n,) int labels (or (n, classes) one-hot); a
         C-contiguous float32 X is used in place, without a copy. Returns self. hints= as SGD's
-        (kept in self.hints_; printed when verbose)."""
+        (kept in self.hints_; printed when verbose); **options as SGD's (nnet.options())."""
         data = _arrays(X, y)
         ev = None if validation_data is None else _arrays(*validation_data, what="validation")
         opts = dict(epochs=int(epochs), batch=int(batch_size), eta=float(eta),

@@ -311,3 +311,37 @@ def test_weights_pictures_like_show_weights(tmp_path):
                     str(tmp_path / "c.png")], check=True, capture_output=True)
     png = (tmp_path / "c.png").read_bytes()
     assert int.from_bytes(png[20:24], "big") == second.shape[0]  # same layout, same height
+
+
+def test_training_keywords_are_the_option_tables(capsys):
+    """SGD and fit take every training option of nnet.options() (nnet's one table) by its keyword,
+    as `nnet train` takes its flag."""
+    train = {o["keyword"]: o for o in nnet.options() if o["train"]}
+    assert {"lmbda", "schedule", "step_epochs", "grad_chunk", "shuffle", "hints"} <= set(train)
+    assert "lambda" not in train and train["lmbda"]["flag"] == "--lambda"
+    assert train["shuffle"]["flag"] == "--no-shuffle" and train["shuffle"]["default"] is True
+    network = {o["keyword"] for o in nnet.options() if o["network"]}
+    assert {"sizes", "layers", "activation", "cost", "init", "input_shape"} <= network
+    (X, y), _, (Xt, yt) = nnet.load_data(PKL)
+    X, y = X[:500], y[:500]
+    base = nnet.Network([784, 10, 10]).fit(X, y, epochs=2)
+    own = {"epochs", "batch", "eta", "seed", "monitor_evaluation_accuracy", "hints", "device"}
+    for k, o in train.items():  # every other option, given its default, changes nothing
+        if k in own:
+            continue
+        net = nnet.Network([784, 10, 10]).fit(X, y, epochs=2, **{k: o["default"]})
+        for a, b in zip(base.weights + base.biases, net.weights + net.biases):
+            np.testing.assert_array_equal(a, b, err_msg=k)
+    # A schedule with recorded gradients: nnet train's lines, and --history's gradient norms.
+    net = nnet.Network([784, 30, 10])
+    net.SGD((X, y), 3, 10, 3.0, test_data=(Xt, yt), schedule="step", step_epochs=1,
+            step_gamma=0.5, record_gradients=True, hints=False)
+    assert capsys.readouterr().out == cli("--train-size", "500", "--epochs", "3", "--eta", "3.0",
+                                          "--schedule", "step", "--step-epochs", "1",
+                                          "--step-gamma", "0.5", "--record-gradients")
+    assert [h["eta"] for h in net.history_] == [3.0, 1.5, 0.75]
+    assert len(net.history_[0]["bias_grad_norm"]) == 2
+    with pytest.raises(ValueError, match=r"^step_gamma: expected a number in \(0, 1\]"):
+        net.fit(X, y, epochs=1, step_gamma=2.0)
+    with pytest.raises(ValueError, match="^lmbda: "):
+        net.fit(X, y, epochs=1, lmbda=-1.0)

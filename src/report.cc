@@ -1,8 +1,8 @@
-#include "report.h"
+#include "nnet/report.h"
 
 #include "nnet/pyrandom.h"
 
-namespace nnet::app {
+namespace nnet {
 
 bool network2_style(const TrainOptions& o) {
   return o.monitor_training_cost || o.monitor_training_accuracy || o.monitor_evaluation_cost;
@@ -31,4 +31,4 @@ std::string format_epoch(const EpochReport& r, const TrainOptions& o, bool has_e
   return s + "\n";
 }
 
-}  // namespace nnet::app
+}  // namespace nnet

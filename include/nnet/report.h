@@ -1,11 +1,12 @@
-// The lines training prints: the notebook's, or network2.SGD's when more monitors are on.
+// The lines training prints: the notebook's, or network2.SGD's when more monitors are on (the
+// CLI's and Python's, the same bytes).
 #pragma once
 
 #include <string>
 
 #include "nnet/train.h"
 
-namespace nnet::app {
+namespace nnet {
 
 // True when the run prints network2.SGD's block instead of the notebook's single line.
 bool network2_style(const TrainOptions& o);
@@ -13,4 +14,4 @@ bool network2_style(const TrainOptions& o);
 // Standard output for one epoch, exactly as the Python code prints it (with trailing newlines).
 std::string format_epoch(const EpochReport& r, const TrainOptions& o, bool has_evaluation);
 
-}  // namespace nnet::app
+}  // namespace nnet
