@@ -6,6 +6,7 @@
 #include <functional>
 #include <set>
 #include <sstream>
+#include <thread>
 
 #include "commands.h"
 #include "common.h"
@@ -121,7 +122,10 @@ Status apply_saved_options(TrainFlags& f, const CLI::App& cmd, const nlohmann::j
     auto it = saved.find(r.key);
     // Checkpoints written before the chapter-6 flags existed lack their keys: those runs had
     // the defaults.
-    if (it == saved.end() && kChapter6Keys.count(r.key) > 0 && cmd.count(r.flag) == 0) continue;
+    if (it == saved.end() && kChapter6Keys.count(r.key) > 0 && cmd.count(r.flag) == 0) {
+      if (std::string(r.key) == "grad_chunk") f.opts.grad_chunk = 0;  // nnet-mpi's default is not
+      continue;
+    }
     if (it == saved.end())
       return DataError(where + ": the checkpoint's options lack \"" + std::string(r.key) + "\"");
     if (cmd.count(r.flag) > 0) {
@@ -342,14 +346,20 @@ int run_train(TrainFlags& f, const CLI::App& cmd) {
     if (cmd.count("--cost") == 0 && f.resume.empty() && f.init_from.empty())
       f.cost = "log-likelihood";
   }
-  if (par && par->size > 1 && f.opts.grad_chunk == 0 && cmd.count("--grad-chunk") == 0 &&
-      f.resume.empty()) {
-    f.opts.grad_chunk = (f.opts.batch + par->size - 1) / par->size;
-    if (!f.quiet)
-      std::fprintf(stderr,
-                   "nnet-mpi: --grad-chunk %d (batch / processes); give --grad-chunk C for "
-                   "results that do not depend on the process count\n",
-                   f.opts.grad_chunk);
+  // nnet-mpi's chunks never depend on the process count (a fixed default, kDefaultGradChunk);
+  // the whole batch at once (0) would sum in an order that does.
+  if (par && !f.reference && f.opts.grad_chunk < 1)
+    return fail(UsageError(
+        "--grad-chunk: expected C >= 1 for nnet-mpi (default " +
+        std::to_string(kDefaultGradChunk) + ": results then equal nnet --grad-chunk C at any " +
+        "process count), found " + std::to_string(f.opts.grad_chunk) +
+        (cmd.count("--grad-chunk") == 0 && !f.resume.empty() ? " in the checkpoint" : "")));
+  if (par && par->local_size > 1) {
+    // Processes on one machine share its cores: "all cores" becomes each process's share.
+    const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    const int share = std::max(1, cores / par->local_size);
+    if (cmd.count("--threads") == 0) f.opts.threads = share;
+    if (cmd.count("--conv-threads") == 0) f.opts.conv_threads = share;
   }
   Architecture arch;
   if (Status s = resolve(f, &arch); !s.ok()) return fail(s);
@@ -387,6 +397,7 @@ int run_train(TrainFlags& f, const CLI::App& cmd) {
     if (!f.resume.empty() || !f.checkpoint.empty() || !f.init_from.empty())
       return fail(
           UsageError("--reference: cannot be combined with --checkpoint, --resume or --init-from"));
+    if (cmd.count("--grad-chunk") == 0) f.opts.grad_chunk = 0;  // nnet-mpi's default: unused here
     ReferenceRun run;
     run.arch = arch;
     run.training = &data.training;
@@ -580,7 +591,9 @@ void add_train_command(CLI::App& app, int* exit_code) {
                 "record per-layer gradient norms each epoch");
   cmd->add_option("--threads", f->opts.threads, "evaluation threads (0 = all cores)");
   cmd->add_option("--conv-threads", f->opts.conv_threads,
-                  "threads for a training step's conv layers (0 = all cores; same results)");
+                  "threads for a training step's conv layers (0 = all cores; a layer too small "
+                  "to share runs on one; same results for any number)")
+      ->capture_default_str();
   cmd->add_flag("-q,--quiet", f->quiet, "print only the notebook's lines");
   cmd->add_option("--checkpoint", f->checkpoint,
                   "save a resumable checkpoint in DIR after every epoch (DIR/checkpoint.bin)");
@@ -610,9 +623,15 @@ void add_train_command(CLI::App& app, int* exit_code) {
   cmd->add_option("--l2-style", f->l2_style,
                   "--lambda as network2 (1 - eta*lambda/n) or network3 (1 - eta*lambda/batches)")
       ->capture_default_str();
+  // nnet-mpi: a fixed default chunk, the same for every process count (shown by --help).
+  if (parallel()) f->opts.grad_chunk = kDefaultGradChunk;
   cmd->add_option("--grad-chunk", f->opts.grad_chunk,
-                  "sum each mini-batch's gradient over fixed chunks of C samples, in chunk order "
-                  "(nnet-mpi: identical results for any process count); 0 = whole batch")
+                  "sum each mini-batch's gradient over fixed chunks of C samples, in chunk order; "
+                  "0 = the whole batch at once (nnet's default, the fused step). nnet-mpi's "
+                  "default is " +
+                      std::to_string(kDefaultGradChunk) +
+                      " at any process count, so its result is nnet --grad-chunk " +
+                      std::to_string(kDefaultGradChunk) + "'s")
       ->capture_default_str();
   cmd->add_flag("--inverted-dropout", f->inverted_dropout,
                 "--layers dropout:P as inverted dropout (1/(1-p) while training) instead of "

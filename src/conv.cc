@@ -864,11 +864,22 @@ void backward_params_eigen(const Geometry& g, const T* X, int ldx, const T* dZ, 
   }
 }
 
+// threads == 0 (all cores) for a call with less work than this: one thread, since handing its
+// tasks to another core would cost about what sharing saves. Never changes a result.
+constexpr double kMinSharedFlops = 1e6;
+
+int threads_for(int threads, const Geometry& g, int m) {
+  if (threads != 0) return threads;
+  const double flops = 2.0 * g.filters * g.patch() * g.out_h() * g.out_w() * m;
+  return flops < kMinSharedFlops ? 1 : 0;
+}
+
 }  // namespace
 
 template <class T>
 void forward(const Geometry& g, const T* W, const T* b, const T* X, int ldx, int m, T* Z, int ldz,
              int threads) {
+  threads = threads_for(threads, g, m);
 #ifdef NNET_FAST_FLOAT
   if constexpr (std::is_same_v<T, float>) {
     if (g.stride == 1) return forward_shift(g, W, b, X, ldx, m, Z, ldz, threads);
@@ -881,6 +892,7 @@ void forward(const Geometry& g, const T* W, const T* b, const T* X, int ldx, int
 template <class T>
 void backward_input(const Geometry& g, const T* W, const T* dZ, int ldz, int m, T* dX, int ldx,
                     int threads) {
+  threads = threads_for(threads, g, m);
 #ifdef NNET_FAST_FLOAT
   if constexpr (std::is_same_v<T, float>) {
     if (g.stride == 1) return backward_input_shift(g, W, dZ, ldz, m, dX, ldx, threads);
@@ -893,6 +905,7 @@ void backward_input(const Geometry& g, const T* W, const T* dZ, int ldz, int m, 
 template <class T>
 void backward_params(const Geometry& g, const T* X, int ldx, const T* dZ, int ldz, int m, T* dW,
                      T* db, int threads) {
+  threads = threads_for(threads, g, m);
 #ifdef NNET_FAST_FLOAT
   if constexpr (std::is_same_v<T, float>) {
     if (g.stride == 1) return backward_params_shift(g, X, ldx, dZ, ldz, m, dW, db, threads);

@@ -9,7 +9,7 @@
 //   X  (in_size, m)  with leading dimension ldx >= in_size
 //   Z  (out_size, m) with leading dimension ldz >= out_size
 //   W  (filters, patch) column-major, column index (c*k + ky)*k + kx;  b (filters)
-// `threads` (0 = all cores) never changes a result: work is split in fixed sample chunks and
+// `threads` (0 = all cores, one for a call under ~1 MFLOP) never changes a result: work is split in fixed sample chunks and
 // partial sums are added in a fixed order.
 #pragma once
 
