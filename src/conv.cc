@@ -422,33 +422,36 @@ void gemm(int rows, int cols, int K, const float* A, long ars, long aks, const f
 }
 
 // colT (P, ldq) row-major: colT[oy*ow + ox][q], each (c, ky) a run of k input floats moved with
-// one masked load/store (k <= 16), so the weight gradient's GEMM reads q contiguously.
-void im2col_t(const Geometry& g, const float* x, float* colT, size_t ldq) {
-  const int oh = g.out_h(), ow = g.out_w(), k = g.k, s = g.stride;
-  const int patch = g.patch();
-  for (int oy = 0; oy < oh; ++oy)
-    for (int ox = 0; ox < ow; ++ox) {
-      float* dst = colT + size_t(oy * ow + ox) * ldq;
-      const int ix0 = ox * s - g.pad;
-      // Lanes kx whose column ix0 + kx is inside the row.
-      const int kx_lo = std::max(0, -ix0), kx_hi = std::min(k, g.w - ix0);
-      const __mmask16 valid =
-          kx_hi > kx_lo ? static_cast<__mmask16>(lanes(kx_hi) & ~lanes(kx_lo)) : __mmask16(0);
-      const __mmask16 all = lanes(k);
-      for (int c = 0; c < g.c; ++c)
-        for (int ky = 0; ky < k; ++ky) {
-          const int iy = oy * s + ky - g.pad;
-          float* d = dst + (c * k + ky) * k;
-          __m512 v = _mm512_setzero_ps();
-          if (iy >= 0 && iy < g.h && valid) {
-            // Masked lanes never touch memory, so the base may sit left of the row's start.
-            const float* src = x + (static_cast<long>(c * g.h + iy) * g.w + ix0);
-            v = _mm512_maskz_loadu_ps(valid, src);
-          }
-          _mm512_mask_storeu_ps(d, all, v);
+// one masked load/store (k <= 16), so the weight gradient's GEMM reads q contiguously. Only the
+// output rows oy in [oy0, oy1), to colT's rows from 0.
+void im2col_t(const Geometry& g, const float* x, int oy0, int oy1, float* colT, size_t ldq) {
+  const int ow = g.out_w(), k = g.k, s = g.stride;
+  const __mmask16 all = lanes(k);
+  // Per output column, the lanes kx whose input column ox*s - pad + kx is inside the row.
+  thread_local std::vector<__mmask16> valid_buf;
+  valid_buf.resize(ow);
+  __mmask16* const valid = valid_buf.data();  // read through a local pointer: stores below
+                                              // would otherwise make the compiler reload it
+  for (int ox = 0; ox < ow; ++ox) {
+    const int ix0 = ox * s - g.pad;
+    const int kx_lo = std::max(0, -ix0), kx_hi = std::min(k, g.w - ix0);
+    valid[ox] = kx_hi > kx_lo ? static_cast<__mmask16>(lanes(kx_hi) & ~lanes(kx_lo)) : 0;
+  }
+  const __m512 zero = _mm512_setzero_ps();
+  for (int oy = oy0; oy < oy1; ++oy)
+    for (int c = 0; c < g.c; ++c)
+      for (int ky = 0; ky < k; ++ky) {
+        const int iy = oy * s + ky - g.pad;
+        float* d = colT + size_t(oy - oy0) * ow * ldq + (c * k + ky) * k;
+        if (iy < 0 || iy >= g.h) {
+          for (int ox = 0; ox < ow; ++ox) _mm512_mask_storeu_ps(d + ox * ldq, all, zero);
+          continue;
         }
-      (void)patch;
-    }
+        // Masked lanes never touch memory, so the base may sit left of the row's start.
+        const float* src = x + (static_cast<long>(c * g.h + iy) * g.w - g.pad);
+        for (int ox = 0; ox < ow; ++ox)
+          _mm512_mask_storeu_ps(d + ox * ldq, all, _mm512_maskz_loadu_ps(valid[ox], src + ox * s));
+      }
 }
 
 void forward_fast(const Geometry& g, const float* W, const float* b, const float* X, int ldx, int m,
@@ -495,7 +498,7 @@ void backward_params_fast(const Geometry& g, const float* X, int ldx, const floa
       const float* x = X + size_t(j) * ldx;
       const float* dz = dZ + size_t(j) * ldz;  // (F, P)
       if (masked_runs) {
-        im2col_t(g, x, colT, ldq);
+        im2col_t(g, x, 0, g.out_h(), colT, ldq);
       } else {  // kernels wider than a vector: im2col, then transpose
         float* col = colT + size_t(P) * ldq;
         im2col(g, x, col, ldp);
@@ -686,6 +689,18 @@ void forward_shift(const Geometry& g, const float* W, const float* b, const floa
 void backward_input_shift(const Geometry& g, const float* W, const float* dZ, int ldz, int m,
                           float* dX, int ldx, int threads) {
   const int P = g.out_h() * g.out_w(), F = g.filters, k = g.k, ow = g.out_w(), hp = hpad(g);
+  // For dX below: per 16-column block i0 and kx, the lanes of kx's run and where it is read,
+  // relative to plane (c, 0) row iy. They depend on neither c, iy nor the sample.
+  const int blocks = (g.w + 15) / 16;
+  std::vector<__mmask16> run_lanes(size_t(blocks) * k);
+  std::vector<long> run_at(size_t(blocks) * k);
+  for (int b = 0; b < blocks; ++b)
+    for (int kx = 0; kx < k; ++kx) {
+      const int i0 = 16 * b, off = kx - g.pad;  // ix = ox + off
+      const int lb = std::max(0, off), ub = std::min(g.w, ow + off);
+      run_lanes[b * k + kx] = static_cast<__mmask16>(lanes(ub - i0) & ~lanes(lb - i0));
+      run_at[b * k + kx] = shift_row(g, 0, 0, kx) + long(g.pad) * ow + (i0 - off);
+    }
   parallel(m, threads, [&](int j) {
     float* dS = scratch<float>(0, shift_size(g));
     const int oh = g.out_h();
@@ -721,20 +736,20 @@ void backward_input_shift(const Geometry& g, const float* W, const float* dZ, in
     // dX(c, iy, ix) = sum over kx of dS(c, kx, iy + pad, ix + pad - kx).
     // Vectors of 16 ix; the lanes of kx's run are ix in [max(0, off), min(w, ow + off)), read
     // from s + ix - off (masked lanes never touch memory). Sums in kx order from 0.
+    // (The masks and offsets come from the tables above: computing them here cost a third of
+    // the whole backward_input for the book's conv:40:5.)
     float* dx = dX + size_t(j) * ldx;
     for (int c = 0; c < g.c; ++c)
       for (int iy = 0; iy < g.h; ++iy) {
         float* row = dx + size_t(c * g.h + iy) * g.w;
-        for (int i0 = 0; i0 < g.w; i0 += 16) {
+        const float* s = dS + shift_row(g, c, 0, 0) + long(iy) * ow;
+        for (int b = 0; b < blocks; ++b) {
+          const __mmask16* lane = &run_lanes[size_t(b) * k];
+          const long* at = &run_at[size_t(b) * k];
           __m512 acc = _mm512_setzero_ps();
-          for (int kx = 0; kx < k; ++kx) {
-            const float* s = dS + shift_row(g, c, 0, kx) + long(iy + g.pad) * ow;
-            const int off = kx - g.pad;  // ix = ox + off
-            const int lb = std::max(0, off), ub = std::min(g.w, ow + off);
-            const __mmask16 valid = static_cast<__mmask16>(lanes(ub - i0) & ~lanes(lb - i0));
-            acc = _mm512_add_ps(acc, _mm512_maskz_loadu_ps(valid, s + (i0 - off)));
-          }
-          _mm512_mask_storeu_ps(row + i0, lanes(g.w - i0), acc);
+          for (int kx = 0; kx < k; ++kx)
+            acc = _mm512_add_ps(acc, _mm512_maskz_loadu_ps(lane[kx], s + at[kx]));
+          _mm512_mask_storeu_ps(row + 16 * b, lanes(g.w - 16 * b), acc);
         }
       }
   });
@@ -794,6 +809,49 @@ void backward_params_shift(const Geometry& g, const float* X, int ldx, const flo
     const float* G = parts + part * i;
     for (size_t e = 0; e < size_t(patch) * F; ++e) dW[e] += G[e];
     for (int f = 0; f < F; ++f) db[f] += G[size_t(patch) * F + f];
+  }
+}
+
+// Stride 1 with a small patch (the book's conv:20:5 on 1x28x28: 25 weights per filter): the
+// same sums as backward_params_shift, with the patch in the vector lanes instead of the filters.
+// Rows = filters, broadcast from dZ_j's own rows (no transposed copy of dZ: for 20 filters x 576
+// positions that copy cost as much as the products), columns = q, read from im2col_t rows, plus
+// one lane of ones whose column is db. Every G(f, q) is the same chain of FMAs over (sample,
+// position) as there, and a*b = b*a, so the bits are the same.
+bool params_in_lanes(const Geometry& g) { return g.stride == 1 && g.k <= 16 && g.patch() < 32; }
+
+void backward_params_lanes(const Geometry& g, const float* X, int ldx, const float* dZ, int ldz,
+                           int m, float* dW, float* db, int threads) {
+  const int P = g.out_h() * g.out_w(), patch = g.patch(), F = g.filters;
+  constexpr int kLd = 32;  // a row of T: the patch, the ones lane, unused lanes
+  const int ow = g.out_w(), oh = g.out_h();
+  const int rows = std::max(1, 96 / ow);  // output rows per piece of T (12 KB): T stays in L1
+  const int chunks = chunks_for(m);
+  const size_t part = size_t(F) * kLd;  // G_i (F, kLd) row-major: dW_i^T, then db_i in lane patch
+  float* parts = scratch<float>(1, part * chunks);
+  parallel(chunks, threads, [&](int i) {
+    float* G = parts + part * i;
+    std::fill(G, G + part, 0.0f);
+    float* T = scratch<float>(0, size_t(rows) * ow * kLd);
+    for (int r = 0; r < rows * ow; ++r) T[size_t(r) * kLd + patch] = 1.0f;
+    for (int j = chunk_begin(m, chunks, i); j < chunk_begin(m, chunks, i + 1); ++j) {
+      const float* x = X + size_t(j) * ldx;
+      const float* dz = dZ + size_t(j) * ldz;  // (F, P)
+      for (int oy = 0; oy < oh; oy += rows) {
+        const int oy1 = std::min(oh, oy + rows), p0 = oy * ow;
+        im2col_t(g, x, oy, oy1, T, kLd);
+        // G (F, patch + 1) += dZ_j(:, p0:p1) [T | 1] (chained on from the last piece: exact)
+        gemm_n<2, false, kMaxRows>(F, patch + 1,
+                                   TileArgs{dz + p0, P, 1, 0, T, kLd, nullptr, 0, 1,
+                                            (oy1 - oy) * ow, G, kLd, nullptr, true});
+      }
+    }
+  });
+  for (int i = 0; i < chunks; ++i) {  // fixed order: chunk 0, 1, 2, ...
+    const float* G = parts + part * i;
+    for (int q = 0; q < patch; ++q)
+      for (int f = 0; f < F; ++f) dW[f + size_t(F) * q] += G[size_t(f) * kLd + q];
+    for (int f = 0; f < F; ++f) db[f] += G[size_t(f) * kLd + patch];
   }
 }
 
@@ -908,6 +966,7 @@ void backward_params(const Geometry& g, const T* X, int ldx, const T* dZ, int ld
   threads = threads_for(threads, g, m);
 #ifdef NNET_FAST_FLOAT
   if constexpr (std::is_same_v<T, float>) {
+    if (params_in_lanes(g)) return backward_params_lanes(g, X, ldx, dZ, ldz, m, dW, db, threads);
     if (g.stride == 1) return backward_params_shift(g, X, ldx, dZ, ldz, m, dW, db, threads);
     return backward_params_fast(g, X, ldx, dZ, ldz, m, dW, db, threads);
   }
