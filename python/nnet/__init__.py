@@ -199,6 +199,8 @@ class Network:
         reference=True runs the book's own code in float64 (`nnet train --reference`): numpy
         seed = the network's seed, Python shuffle seed = `seed`; python2_shuffle=True for the
         book's Python 2.7 runs. It prints network.py's / network2.py's lines exactly.
+        threads= (evaluation) and conv_threads= (a training step's conv layers) default to 0,
+        all cores, as `nnet train`; results are the same for any count.
         """
         network2 = evaluation_data is not None or lmbda != 0.0 or monitor_evaluation_cost or \
             bool(monitor_evaluation_accuracy) or monitor_training_cost or monitor_training_accuracy

@@ -173,6 +173,22 @@ def test_conv_stack_prints_the_cli_lines_and_predicts(capsys):
         nnet.Network(layers="conv:6:50,softmax:10")
 
 
+def test_conv_threads_default_gives_the_bits_of_any_count():
+    # The default (0: all cores, as `nnet train`) against 1 and 2 threads: the same weights.
+    rs = np.random.RandomState(4)
+    X = rs.rand(100, 784).astype(np.float32)
+    y = rs.randint(0, 10, 100)
+    spec = "conv:8:5,maxpool:2,conv:8:3,fc:20,softmax:10"  # both convs large enough to share
+    nets = [nnet.Network(layers=spec, activation="relu", seed=3) for _ in range(3)]
+    nets[0].fit(X, y, epochs=1, batch_size=10, eta=0.1)
+    for net, t in zip(nets[1:], (1, 2)):
+        net.fit(X, y, epochs=1, batch_size=10, eta=0.1, conv_threads=t, threads=t)
+        for a, b in zip(nets[0].weights, net.weights):
+            np.testing.assert_array_equal(a, b)
+    assert any(np.any(w != w0) for w, w0 in zip(nets[0].weights, nnet.Network(
+        layers=spec, activation="relu", seed=3).weights))  # it trained
+
+
 def test_tuple_formats_and_non_finite_input():
     rs = np.random.RandomState(2)
     X = rs.rand(6, 4)
