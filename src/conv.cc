@@ -934,6 +934,12 @@ int threads_for(int threads, const Geometry& g, int m) {
 
 }  // namespace
 
+void parallel_for(int tasks, int threads, size_t elements, const std::function<void(int)>& fn) {
+  // An elementwise pass over fewer elements is over before a handoff would pay.
+  constexpr size_t kMinSharedElements = 32768;
+  parallel(tasks, threads == 0 && elements < kMinSharedElements ? 1 : threads, fn);
+}
+
 template <class T>
 void forward(const Geometry& g, const T* W, const T* b, const T* X, int ldx, int m, T* Z, int ldz,
              int threads) {

@@ -443,6 +443,13 @@ conv::Geometry geometry(const NetworkT<T>& net, int i) {
   return g;
 }
 
+// f(j) for each sample j < m of a per-sample pass over `rows` values a sample, on the conv
+// kernels' threads (a column at a time is what Eigen does over a block anyway: same bits).
+template <class T, class F>
+void each_sample(const WorkspaceT<T>& ws, int m, int rows, F&& f) {
+  conv::parallel_for(m, ws.threads, static_cast<size_t>(rows) * m, f);
+}
+
 template <class T>
 void conv_forward(const NetworkT<T>& net, int i, Input<T> x, int m, WorkspaceT<T>& ws) {
   const int l = net.weight_layer(i);
@@ -450,7 +457,9 @@ void conv_forward(const NetworkT<T>& net, int i, Input<T> x, int m, WorkspaceT<T
   MatrixT<T>& z = ws.z[i];  // (F*oh*ow, max_batch)
   conv::forward<T>(geometry(net, i), p + net.weight_offset(l), p + net.bias_offset(l), x.data, x.ld,
                    m, z.data(), static_cast<int>(z.rows()), ws.threads);
-  activate<T>(net.spec(i).activation, z.leftCols(m), ws.a[i].leftCols(m));
+  each_sample(ws, m, static_cast<int>(z.rows()), [&](int j) {
+    activate<T>(net.spec(i).activation, z.col(j), ws.a[i].col(j));
+  });
 }
 
 // ws.delta[i] holds dC/da on entry (dC/dz when `is_output`), dC/dz on exit; dC/d(input) goes to
@@ -461,7 +470,9 @@ void conv_backward(const NetworkT<T>& net, int i, Input<T> x, int m, WorkspaceT<
   const int l = net.weight_layer(i);
   auto d = ws.delta[i].leftCols(m);  // (F*oh*ow, m)
   if (!is_output)
-    times_derivative<T>(net.spec(i).activation, ws.z[i].leftCols(m), ws.a[i].leftCols(m), d);
+    each_sample(ws, m, static_cast<int>(d.rows()), [&](int j) {
+      times_derivative<T>(net.spec(i).activation, ws.z[i].col(j), ws.a[i].col(j), d.col(j));
+    });
   const conv::Geometry g = geometry(net, i);
   const int ldd = static_cast<int>(ws.delta[i].rows());
   conv::backward_params<T>(g, x.data, x.ld, d.data(), ldd, m, grad + net.weight_offset(l),
@@ -506,12 +517,12 @@ void pool_forward(const NetworkT<T>& net, int i, Input<T> x, int m, WorkspaceT<T
   const int P = net.spec(i).kernel, osize = out.size();
   const bool is_max = net.spec(i).kind == LayerKind::kMaxPool;
   const T inv = T(1) / static_cast<T>(P * P);
-  for (int j = 0; j < m; ++j) {
+  each_sample(ws, m, in.size(), [&](int j) {
     const T* xj = x.data + static_cast<size_t>(j) * x.ld;  // (c, h, w)
     T* aj = ws.a[i].data() + static_cast<size_t>(j) * osize;
     int* win = is_max ? ws.argmax[i].data() + static_cast<size_t>(j) * osize : nullptr;
     if constexpr (std::is_same_v<T, float>) {
-      if (is_max && P == 2 && conv::maxpool2(xj, in.c, in.h, in.w, aj, win)) continue;
+      if (is_max && P == 2 && conv::maxpool2(xj, in.c, in.h, in.w, aj, win)) return;
     }
     for (int c = 0; c < out.c; ++c)
       for (int oy = 0; oy < out.h; ++oy)
@@ -535,7 +546,7 @@ void pool_forward(const NetworkT<T>& net, int i, Input<T> x, int m, WorkspaceT<T
             aj[o] = acc * inv;
           }
         }
-  }
+  });
 }
 
 // Routes dC/da to the max's input, or spreads it evenly over the pool (avg).
@@ -548,14 +559,14 @@ void pool_backward(const NetworkT<T>& net, int i, int m, WorkspaceT<T>& ws) {
   const bool is_max = net.spec(i).kind == LayerKind::kMaxPool;
   const T inv = T(1) / static_cast<T>(P * P);
   auto dp = ws.delta[i - 1].leftCols(m);  // (in_size, m)
-  dp.setZero();
-  for (int j = 0; j < m; ++j) {
+  each_sample(ws, m, isize, [&](int j) {
     const T* dj = ws.delta[i].data() + static_cast<size_t>(j) * osize;
     T* pj = dp.data() + static_cast<size_t>(j) * isize;
+    std::fill(pj, pj + isize, T(0));
     if (is_max) {
       const int* win = ws.argmax[i].data() + static_cast<size_t>(j) * osize;
       for (int o = 0; o < osize; ++o) pj[win[o]] += dj[o];
-      continue;
+      return;
     }
     for (int c = 0; c < out.c; ++c)
       for (int oy = 0; oy < out.h; ++oy)
@@ -564,7 +575,7 @@ void pool_backward(const NetworkT<T>& net, int i, int m, WorkspaceT<T>& ws) {
           for (int py = 0; py < P; ++py)
             for (int px = 0; px < P; ++px) pj[(c * in.h + oy * P + py) * in.w + ox * P + px] += g;
         }
-  }
+  });
 }
 
 // The factor a dropout layer applies at test time: network3 scales by 1-p, inverted does not.
