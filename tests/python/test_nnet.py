@@ -311,3 +311,20 @@ def test_weights_pictures_like_show_weights(tmp_path):
                     str(tmp_path / "c.png")], check=True, capture_output=True)
     png = (tmp_path / "c.png").read_bytes()
     assert int.from_bytes(png[20:24], "big") == second.shape[0]  # same layout, same height
+
+
+def test_device_cuda_without_a_gpu_is_one_clear_error():
+    with pytest.raises(ValueError, match="device: expected 'cpu' or 'cuda', found 'tpu'"):
+        nnet.Network([784, 30, 10], device="tpu")
+    net = nnet.Network([784, 30, 10], device="cuda")
+    (X, y), _, _ = nnet.load_data(PKL)
+    probe = subprocess.run([os.environ.get("NNET_BINARY", os.path.join(ROOT, "build", "nnet")),
+                            "train", "--device", "cuda", "--epochs", "1", "--data", PKL, "-q"],
+                           capture_output=True, text=True)
+    if probe.returncode == 0:
+        pytest.skip("a usable GPU is present: device='cuda' trains (tests/cuda_test.cc)")
+    w0 = net.weights[0].copy()
+    with pytest.raises(RuntimeError, match="--device cuda: ") as e:
+        net.fit(X[:100], y[:100], epochs=1)
+    assert "\n" not in str(e.value) and str(e.value) in probe.stderr
+    np.testing.assert_array_equal(net.weights[0], w0)  # nothing trained
