@@ -12,7 +12,8 @@
 
 #include "device_net.h"
 #include "kernels.cuh"
-#include "nnet/health.h"
+#include "engine/tally.h"
+#include "nn/workspace.h"
 
 namespace nnet::cuda {
 
@@ -357,7 +358,7 @@ struct DeviceNet<T>::Impl {
                  ws.delta[last], s);
   }
 
-  // The probe's kernels for this step (health.h's tally_batch on the device).
+  // The probe's kernels for this step (engine/tally.h's tally_batch on the device).
   void probe_kernels(int m, int stride) {
     const size_t last = plan.size() - 1;
     const bool sigmoid_out = plan[last].act == kSigmoid;
