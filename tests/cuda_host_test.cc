@@ -23,6 +23,16 @@ namespace {
 
 using cuda::HostNet;
 
+// |a - ref| / |ref| (Euclidean norms).
+double rel_error(const std::vector<double>& a, const std::vector<double>& ref) {
+  double d = 0, r = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    d += (a[i] - ref[i]) * (a[i] - ref[i]);
+    r += ref[i] * ref[i];
+  }
+  return r > 0 ? std::sqrt(d / r) : std::sqrt(d);
+}
+
 // ---- Philox4x32-10: the dropout draws ----
 
 // Random123's tests/kat_vectors (DEShawResearch/random123), the philox4x32 lines: counter (4
@@ -135,6 +145,48 @@ TEST(CudaHostExec, EveryItemOnceEveryGroupSummed) {
   for (size_t g = 0; g < 5; ++g) EXPECT_EQ(out[g], static_cast<long long>(g) * 32000 + 496);
 }
 
+// ---- The softmax kernel: a block per sample, the max and the sum over the block's tree ----
+
+// Columns of N outputs around 1000 (exp would overflow without the max), N below a warp, above
+// it, and above the 1024 threads a block takes (threads stride over the outputs); z given (the
+// GEMM path) or computed.
+TEST(CudaHostSoftmax, WideColumnsAndLargeInputs) {
+  for (const int N : {10, 40, 1500}) {
+    for (const bool have_z : {false, true}) {
+      SCOPED_TRACE(std::to_string(N) + (have_z ? " from z" : " from W x + b"));
+      const int K = 7, m = 3;
+      std::mt19937 rng(static_cast<uint32_t>(N));
+      std::uniform_real_distribution<double> u(-1.0, 1.0);
+      std::vector<double> W(static_cast<size_t>(N) * K), b(N), X(static_cast<size_t>(K) * m);
+      for (double& v : W) v = u(rng);
+      for (double& v : b) v = 1000 + 5 * u(rng);
+      for (double& v : X) v = u(rng);
+      std::vector<double> z(static_cast<size_t>(N) * m), a(z.size(), -1.0), want(z.size());
+      for (int j = 0; j < m; ++j) {
+        double mx = -INFINITY, sum = 0;
+        for (int r = 0; r < N; ++r) {
+          double s = b[r];
+          for (int k = 0; k < K; ++k) s += W[r + static_cast<size_t>(N) * k] * X[k + K * j];
+          want[r + static_cast<size_t>(N) * j] = s;
+          if (have_z) z[r + static_cast<size_t>(N) * j] = s - b[r];  // the GEMM's W x
+          mx = std::max(mx, s);
+        }
+        for (int r = 0; r < N; ++r) sum += std::exp(want[r + static_cast<size_t>(N) * j] - mx);
+        for (int r = 0; r < N; ++r)
+          want[r + static_cast<size_t>(N) * j] =
+              std::exp(want[r + static_cast<size_t>(N) * j] - mx) / sum;
+      }
+      cuda::StepState st;
+      cuda::HostExec ex;
+      const cuda::SoftmaxForward<double> body{W.data(), b.data(), N,        K,        X.data(), K,
+                                              m,        have_z,   z.data(), a.data(), &st};
+      EXPECT_EQ(body.threads(), N <= 32 ? 32 : N <= 64 ? 64 : 1024);
+      ex.run(body);
+      EXPECT_LE(rel_error(a, want), 1e-12);
+    }
+  }
+}
+
 // ---- The nets of tests/cuda_test.cc's net_cases(), against the float64 CPU engine ----
 
 struct NetCase {
@@ -184,21 +236,35 @@ std::vector<NetCase> net_cases() {
   };
 }
 
+// What net_cases() leaves out: a conv whose input gradient crosses stride and padding (not the
+// first layer), a stride that leaves input rows uncovered, layers of odd sizes, a hidden layer
+// wider than a block (strided partials in the block sums), a softmax wider than a warp.
+std::vector<NetCase> extra_cases() {
+  using A = Activation;
+  return {
+      {"conv stride 3 leaving a row out, odd fc",
+       stack({1, 14, 14}, "conv:3:3:1:1,conv:4:4:3,fc:11,softmax:10",
+             {A::kRelu, A::kTanh, A::kSigmoid}, Cost::kLogLikelihood)},
+      {"conv stride 2 pad 1 after a conv, maxpool",
+       stack({2, 11, 11}, "conv:3:3:1:1,conv:4:3:2:1,maxpool:2,fc:13,softmax:10",
+             {A::kSigmoid, A::kRelu, A::kTanh}, Cost::kLogLikelihood)},
+      {"dense wide and odd, in-place dropout",
+       dense({35, 300, 17, 40}, {A::kRelu, A::kTanh, A::kSoftmax}, Cost::kLogLikelihood), 0.2},
+  };
+}
+
+std::vector<NetCase> all_cases() {
+  std::vector<NetCase> c = net_cases();
+  for (NetCase& e : extra_cases()) c.push_back(std::move(e));
+  return c;
+}
+
 template <class T>
 NetworkT<T> convert(const Network& net) {
   NetworkT<T> out(net.arch());
   for (size_t i = 0; i < net.params().size(); ++i)
     out.params()[i] = static_cast<T>(net.params()[i]);
   return out;
-}
-
-double rel_error(const std::vector<double>& a, const std::vector<double>& ref) {
-  double d = 0, r = 0;
-  for (size_t i = 0; i < a.size(); ++i) {
-    d += (a[i] - ref[i]) * (a[i] - ref[i]);
-    r += ref[i] * ref[i];
-  }
-  return r > 0 ? std::sqrt(d / r) : std::sqrt(d);
 }
 
 bool has_masks(const Network& net, double dense_dropout) {
@@ -289,7 +355,7 @@ void compare_with_float64(const NetCase& c, double* act_err, double* grad_err) {
 }
 
 TEST(CudaHostLayers, FloatKernelsMatchFloat64) {
-  for (const NetCase& c : net_cases()) {
+  for (const NetCase& c : all_cases()) {
     SCOPED_TRACE(c.name);
     double act = 0, grad = 0;
     ASSERT_NO_FATAL_FAILURE(compare_with_float64<float>(c, &act, &grad));
@@ -303,7 +369,7 @@ TEST(CudaHostLayers, FloatKernelsMatchFloat64) {
 
 // The same kernels in double: any indexing slip shows far above rounding.
 TEST(CudaHostLayers, DoubleKernelsMatchTheCpuToRounding) {
-  for (const NetCase& c : net_cases()) {
+  for (const NetCase& c : all_cases()) {
     SCOPED_TRACE(c.name);
     double act = 0, grad = 0;
     ASSERT_NO_FATAL_FAILURE(compare_with_float64<double>(c, &act, &grad));
@@ -317,7 +383,7 @@ TEST(CudaHostLayers, DoubleKernelsMatchTheCpuToRounding) {
 
 // Central differences of the kernels' own cost against their backward pass, in double.
 TEST(CudaHostLayers, GradientCheckThroughTheKernels) {
-  for (const NetCase& c : net_cases()) {
+  for (const NetCase& c : all_cases()) {
     SCOPED_TRACE(c.name);
     Network net(c.arch);
     init_params(net, Init::kDefault, 3);
@@ -365,7 +431,7 @@ TEST(CudaHostLayers, GradientCheckThroughTheKernels) {
 // ---- Dropout masks ----
 
 TEST(CudaHostDropout, MasksAreKeyedBySeedAndStepAndDropAboutP) {
-  for (const NetCase& c : net_cases()) {
+  for (const NetCase& c : all_cases()) {
     Network net(c.arch);
     if (!has_masks(net, c.dense_dropout)) continue;
     SCOPED_TRACE(c.name);
@@ -518,7 +584,7 @@ std::vector<double> cpu_gradient(const NetworkD& ref, const Dataset& d,
 // Two epochs of steps (the last batch partial, a reshuffle between epochs) through the host
 // kernels in double, beside the CPU's forward, backward and apply_update with the same masks.
 TEST(CudaHostSteps, StepsFollowTheCpuWithMomentumL1AndL2) {
-  for (const NetCase& c : net_cases()) {
+  for (const NetCase& c : all_cases()) {
     SCOPED_TRACE(c.name);
     Network net(c.arch);
     init_params(net, Init::kDefault, 8);
@@ -543,6 +609,8 @@ TEST(CudaHostSteps, StepsFollowTheCpuWithMomentumL1AndL2) {
       h.set_position(global, 0);
       for (size_t b = 0; b * batch < d.size(); ++b, ++global) {
         const int m = static_cast<int>(std::min<size_t>(batch, d.size() - b * batch));
+        // As the CUDA backend positions a run resumed mid-epoch: batch 2 of the epoch next.
+        if (epoch == 1 && b == 2) h.set_position(global, 2);
         h.step(m, batch, false, false);
         EXPECT_EQ(h.state().step, global + 1);
         const std::vector<double> grad =
@@ -564,7 +632,7 @@ TEST(CudaHostSteps, StepsFollowTheCpuWithMomentumL1AndL2) {
 // --record-gradients: per step and weight layer, |dC/db| / m and |dC/dW| / m in the slot of the
 // batch in the epoch, against the CPU's gradient of the same batch.
 TEST(CudaHostSteps, GradientNormsMatchTheCpus) {
-  for (const NetCase& c : net_cases()) {
+  for (const NetCase& c : all_cases()) {
     SCOPED_TRACE(c.name);
     Network net(c.arch);
     init_params(net, Init::kDefault, 6);
@@ -616,7 +684,7 @@ TEST(CudaHostSteps, GradientNormsMatchTheCpus) {
 // (what the CPU backend tallies), folded as the CUDA backend folds them, over several steps.
 TEST(CudaHostSteps, ProbeEvidenceIsTallyBatchs) {
   using A = Activation;
-  std::vector<NetCase> cases = net_cases();
+  std::vector<NetCase> cases = all_cases();
   cases.push_back({"dense sigmoid cross-entropy (pinned outputs)",
                    dense({36, 12, 10}, {A::kSigmoid, A::kSigmoid}, Cost::kCrossEntropy)});
   for (const NetCase& c : cases) {
@@ -712,7 +780,7 @@ TEST(CudaHostSteps, ProbeEvidenceIsTallyBatchs) {
 // ---- Evaluation: the GEMM path (batches over 64), in pieces, against the CPU ----
 
 TEST(CudaHostEvaluate, ScoresMatchTheCpuInPieces) {
-  for (const NetCase& c : net_cases()) {
+  for (const NetCase& c : all_cases()) {
     SCOPED_TRACE(c.name);
     Network net(c.arch);
     init_params(net, Init::kDefault, 5);

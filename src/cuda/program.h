@@ -86,15 +86,17 @@ struct Program {
           break;
         case LayerKind::kFullyConnected:
         case LayerKind::kSoftmax: {
-          const bool gemm = use_gemm(m);
+          // A layer with an in-place mask draws it in FcForward, which computes z itself.
+          const bool in_place = training && L.in_place;
+          const bool gemm = use_gemm(m) && !in_place;
           if (gemm) ex->gemm(W, L.rows, L.cols, in, ld, m, ws.z[i]);
           if (L.kind == LayerKind::kSoftmax) {
             ex->run(SoftmaxForward<T>{W, b, L.rows, L.cols, in, ld, m, gemm, ws.z[i], ws.a[i], s});
-          } else if (gemm && !(training && L.in_place)) {
+          } else if (gemm) {
             ex->run(BiasActivate<T>{b, L.rows, m, L.act, ws.z[i], ws.a[i], s});
           } else {
             DropoutCfg<T> drop;
-            if (training && L.in_place) drop = dropout_cfg(i);
+            if (in_place) drop = dropout_cfg(i);
             ex->run(FcForward<T>{W, b, L.rows, L.cols, in, ld, m, L.act, ws.z[i], ws.a[i], drop,
                                  ws.mask[i], s});
           }
