@@ -262,8 +262,10 @@ TEST(CudaLayers, DeviceMatchesTheHostExecutor) {
     dn->get_gradient(g.data());
     h.get_gradient(hg.data());
     const double grad = rel_error(g, hg);
-    std::printf("  float64 on the GPU vs the host executor: %-36s activations %.2e  gradients %.2e\n",
-                c.name, act, grad);
+    std::printf(
+        "  float64 on the GPU vs the host executor: %-36s activations %.2e  "
+        "gradients %.2e\n",
+        c.name, act, grad);
     EXPECT_LE(act, 1e-13);
     EXPECT_LE(grad, 1e-13);
 

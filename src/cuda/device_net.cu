@@ -1,7 +1,8 @@
 // DeviceNet on the GPU: net_runner.h's NetRunner over CudaExec (every kernel body launched on one
 // stream, cuBLAS for large products), plus what only a GPU has: the device check and CUDA graphs.
-// A step is captured once per (m, probe, norms) as a CUDA graph and replayed: its kernels read the
-// batch position and rule from the StepState in device memory, so one graph serves every step.
+// A step is captured once per (m, batch size, probe, norms) as a CUDA graph and replayed: its
+// kernels read the batch position and rule from the StepState in device memory, so one graph
+// serves every step.
 #include <cublas_v2.h>
 #include <dlfcn.h>
 
@@ -140,7 +141,7 @@ template <class T>
 struct DeviceNet<T>::Impl {
   CudaExec exec;  // before net: released after it
   NetRunner<T, CudaExec> net{&exec};
-  std::map<std::tuple<int, bool, bool>, cudaGraphExec_t> graphs;
+  std::map<std::tuple<int, int, bool, bool>, cudaGraphExec_t> graphs;  // (m, batch, probe, norms)
   int graph_layout = -1;  // net.layout() the graphs were captured with
 
   ~Impl() {
@@ -228,7 +229,7 @@ void DeviceNet<T>::step_graph(int m, int batch_size, int probe_slot, bool norms)
     I.drop_graphs();
     I.graph_layout = I.net.layout();
   }
-  const auto key = std::make_tuple(m, probe_slot >= 0, norms);
+  const auto key = std::make_tuple(m, batch_size, probe_slot >= 0, norms);
   auto it = I.graphs.find(key);
   if (it == I.graphs.end()) {
     cudaGraph_t graph;

@@ -335,14 +335,15 @@ class NetRunner {
   }
 
   void ensure_probe(int slots, int batch_size) {
-    if (probe_cap_ >= static_cast<size_t>(slots)) return;
+    const size_t samples = static_cast<size_t>(slots) * batch_size;
+    if (probe_cap_ >= static_cast<size_t>(slots) && probe_samples_cap_ >= samples) return;
     ex().sync();
     forget(prog_.probe_argmax);
     forget(prog_.probe_cost);
     forget(prog_.probe_pinned);
     forget(prog_.probe_bias);
     probe_cap_ = slots;
-    const size_t samples = static_cast<size_t>(slots) * batch_size;
+    probe_samples_cap_ = samples;
     prog_.probe_argmax = own<uint8_t>(samples);
     prog_.probe_cost = own<double>(samples);
     prog_.probe_pinned = own<int>(samples);
@@ -367,7 +368,7 @@ class NetRunner {
   std::vector<void*> eval_owned_;  // the evaluation buffers among them
   Data training_;
   uint32_t* order_ = nullptr;
-  size_t order_cap_ = 0, norms_cap_ = 0, probe_cap_ = 0, score_cap_ = 0;
+  size_t order_cap_ = 0, norms_cap_ = 0, probe_cap_ = 0, probe_samples_cap_ = 0, score_cap_ = 0;
   uint8_t* score_argmax_ = nullptr;
   double* score_cost_ = nullptr;
   std::map<const Dataset*, Data> datasets_;
