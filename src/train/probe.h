@@ -32,6 +32,25 @@ class HealthProbe {
  private:
   bool fire(HintKind k, int epoch, std::string message, std::vector<Hint>* out);
 
+  // What observe() hands each rule: the epoch's evidence and the words its hints share.
+  struct Seen {
+    const Network& net;
+    const EpochHealth& h;
+    const EpochReport* rep;
+    int epoch;
+    double eval_acc;  // NaN without evaluation
+    bool quadratic;
+    const std::string& at;     // "hint: epoch N: "
+    const std::string& setup;  // "with <cost> cost[ and N(0,1) weights]"
+    const std::string& cure;   // the usual cure for saturation
+  };
+  // One rule each (the book's pitfalls), appending the hints that fire for the first time.
+  void saturated_outputs(const Seen& s, std::vector<Hint>* out);
+  void hidden_units(const Seen& s, std::vector<Hint>* out);
+  void gradients(const Seen& s, std::vector<Hint>* out);
+  void learning_rate(const Seen& s, std::vector<Hint>* out);
+  void overfitting(const Seen& s, std::vector<Hint>* out);
+
   HealthThresholds t_;
   size_t stride_ = 1;        // read mini-batches b with b % stride_ == 0
   bool large_init_ = false;  // first-layer weights looked N(0, 1) when the probe was made
