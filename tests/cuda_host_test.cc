@@ -3,7 +3,7 @@
 // executor (host_exec.h) over every block and thread the GPU would launch, with the GPU's
 // summation trees. The same source the GPU runs, so its arithmetic and indexing are checked here,
 // in every build (no GPU, no CUDA toolkit needed), against the float64 CPU engine, network.h's
-// apply_update, health.h's tally_batch, and Random123's published Philox vectors.
+// apply_update, engine/tally.h's tally_batch, and Random123's published Philox vectors.
 // tests/cuda_test.cc runs the same comparisons on a GPU when there is one.
 #include <gtest/gtest.h>
 
@@ -15,6 +15,8 @@
 #include <random>
 
 #include "cuda/host_exec.h"
+#include "engine/tally.h"
+#include "nn/workspace.h"
 #include "nnet/health.h"
 #include "nnet/network.h"
 
@@ -680,7 +682,7 @@ TEST(CudaHostSteps, GradientNormsMatchTheCpus) {
   }
 }
 
-// The probe's kernels against health.h's tally_batch of the same step's activations and dC/dz
+// The probe's kernels against engine/tally.h's tally_batch of the same step's activations and dC/dz
 // (what the CPU backend tallies), folded as the CUDA backend folds them, over several steps.
 TEST(CudaHostSteps, ProbeEvidenceIsTallyBatchs) {
   for (const NetCase& c : all_cases()) {

@@ -22,6 +22,7 @@
 #include "nnet/checkpoint.h"
 #include "nnet/data.h"
 #include "nnet/network.h"
+#include "nn/workspace.h"
 #include "nnet/train.h"
 #include "synthetic_data.h"
 #include "test_util.h"

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "common.h"
+#include "nn/workspace.h"
 #include "nnet/network.h"
 #include "nnet/status.h"
 

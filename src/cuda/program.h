@@ -14,7 +14,7 @@
 #include "dropout_kernels.h"
 #include "fc_kernels.h"
 #include "loss_kernels.h"
-#include "nnet/health.h"
+#include "engine/tally.h"
 #include "plan.h"
 #include "pool_kernels.h"
 #include "update_kernels.h"
@@ -151,7 +151,7 @@ struct Program {
     }
   }
 
-  // The probe's kernels for this step (health.h's tally_batch, where the activations are).
+  // The probe's kernels for this step (engine/tally.h's tally_batch, where the activations are).
   void probe(const Buffers<T>& ws, int m, int stride, StepState* s) {
     const size_t last = plan.layers.size() - 1;
     const bool sigmoid_out = plan.layers[last].act == kSigmoid;

@@ -4,10 +4,12 @@
 #include <cmath>
 #include <string>
 
-#include "conv.h"
-#include "kernels.h"
+#include "nn/conv.h"
+#include "nn/kernels.h"
+#include "nn/layer_table.h"
+#include "nn/ordered_sum.h"
+#include "nn/workspace.h"
 #include "nnet/pyrandom.h"
-#include "ordered_sum.h"
 
 namespace nnet {
 
@@ -857,6 +859,27 @@ double sample_cost(Cost cost, const T* a, int n, int label) {
   }
   return c;
 }
+
+template <class T>
+NetworkT<T>::NetworkT(Architecture arch) : arch_(std::move(arch)) {
+  LayerTable t = make_layer_table(&arch_);
+  rows_ = std::move(t.rows);
+  cols_ = std::move(t.cols);
+  shapes_ = std::move(t.shapes);
+  weight_index_ = std::move(t.weight_index);
+  stack_index_ = std::move(t.stack_index);
+  size_t off = 0;
+  for (int l = 0; l < layers(); ++l) {
+    offsets_.push_back(off);
+    off += static_cast<size_t>(rows(l)) * cols(l);
+    offsets_.push_back(off);
+    off += rows(l);
+  }
+  params_.assign(off, T(0));
+}
+
+template class NetworkT<float>;
+template class NetworkT<double>;
 
 #define NNET_NETWORK_INSTANTIATE(T)                                                              \
   template void init_params<T>(NetworkT<T>&, Init, uint32_t);                                    \

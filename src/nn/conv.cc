@@ -1,5 +1,5 @@
 // Convolution kernels: the naive oracle and the dispatching entry points (see conv.h).
-#include "conv.h"
+#include "nn/conv.h"
 
 #include <algorithm>
 #include <atomic>
@@ -11,7 +11,7 @@
 #include <type_traits>
 #include <vector>
 
-#include "ordered_sum.h"
+#include "nn/ordered_sum.h"
 
 #if defined(__AVX512F__)
 // GCC 12's AVX-512 headers (also used by Eigen) trip -Wmaybe-uninitialized
