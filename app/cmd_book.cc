@@ -78,6 +78,8 @@ int run_ensemble(const Recipe& r, const std::vector<std::string>& args, int* exi
   }
   const std::string data = flag_value(args, "--data");
   if (!data.empty()) eval.insert(eval.end(), {"--data", data});
+  const std::string device = flag_value(args, "--device");
+  if (!device.empty()) eval.insert(eval.end(), {"--device", device});
   std::fprintf(stderr, "nnet book %s: nnet %s\n", r.name.c_str(), join(eval).c_str());
   return run_as_typed(add_eval_command, eval, r.name, exit_code);
 }

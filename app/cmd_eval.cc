@@ -21,6 +21,7 @@ struct EvalFlags {
   long limit = -1;  // first N images of the split; -1 = all
   int threads = 0;
   std::string mistakes, confusion_png;  // --mistakes, --confusion pictures
+  std::string device = "cpu";           // --device cpu|cuda
 };
 
 // Everything an evaluation produced, for the printers.
@@ -32,6 +33,10 @@ struct EvalRun {
 };
 
 Status evaluate_model(const EvalFlags& f, EvalRun* run) {
+  Device device;
+  if (!parse_device(f.device, &device))
+    return UsageError("--device: expected cpu or cuda, found '" + f.device + "'");
+  NNET_RETURN_IF_ERROR(device_status(device));
   for (const std::string& path : f.models) {
     run->models.emplace_back();
     NNET_RETURN_IF_ERROR(load_model(path, &run->models.back()));
@@ -57,8 +62,14 @@ Status evaluate_model(const EvalFlags& f, EvalRun* run) {
   if (f.limit == 0 || f.limit < -1)
     return UsageError("--limit: expected an integer >= 1, found " + std::to_string(f.limit));
   run->data = f.limit > 0 ? head(*split, static_cast<size_t>(f.limit)) : *split;
-  for (const Model& m : run->models)
-    run->each.push_back(evaluate(m.net, run->data, false, 0.0, true, f.threads));
+  for (const Model& m : run->models) {
+    run->each.emplace_back();
+    if (device == Device::kCpu)
+      run->each.back() = evaluate(m.net, run->data, false, 0.0, true, f.threads);
+    else
+      NNET_RETURN_IF_ERROR(evaluate_on(device, m.net, run->data, false, 0.0, true,
+                                       &run->each.back()));
+  }
   if (run->each.size() == 1) {
     run->result = run->each[0];
     return Status::Ok();
@@ -120,6 +131,8 @@ void add_eval_command(CLI::App& app, int* exit_code) {
   cmd->add_option("--split", f->split, "test, validation or training")->capture_default_str();
   cmd->add_option("--limit", f->limit, "evaluate only the first N images of the split");
   cmd->add_option("--threads", f->threads, "evaluation threads (0 = all cores)");
+  cmd->add_option("--device", f->device, "where to evaluate: cpu, or cuda (an NVIDIA GPU)")
+      ->capture_default_str();
   cmd->add_option("--mistakes", f->mistakes, "write a PNG gallery of misclassified digits");
   cmd->add_option("--confusion", f->confusion_png, "write the confusion matrix as a PNG heat map");
   cmd->callback([f, exit_code] { *exit_code = run_eval(*f); });

@@ -125,7 +125,9 @@ Status load_models(const ServeFlags& f, std::vector<ServedModel>* out) {
     if (sm.model.net.inputs() != 784) continue;  // ServeApp::Create reports it
     EvalResult r = evaluate(sm.model.net, d.test, false);
     sm.test_accuracy = static_cast<double>(r.correct) / std::max(1L, r.total);
-    sm.accuracy_data = "test split of " + used + " (" + std::to_string(r.total) + " images)";
+    // The data set's name, not where it lives: the page is for whoever can reach the server.
+    sm.accuracy_data =
+        "test split of " + data_set_name(used) + " (" + std::to_string(r.total) + " images)";
   }
   return Status::Ok();
 }

@@ -54,6 +54,7 @@ struct TrainFlags {
   std::string l2_style = "network2";
   bool inverted_dropout = false;
   std::string hints = "on";  // --hints on|off: watch the run's health, hints on stderr
+  std::string device = "cpu";  // --device cpu|cuda
 };
 
 // The flags that shape a run, as a checkpoint records them: --resume takes those not given on
@@ -101,7 +102,8 @@ std::vector<RunField> run_fields(TrainFlags& f) {
           run_field("--no-shuffle", "no_shuffle", &f.no_shuffle),
           run_field("--l2-style", "l2_style", &f.l2_style),
           run_field("--inverted-dropout", "inverted_dropout", &f.inverted_dropout),
-          run_field("--grad-chunk", "grad_chunk", &o.grad_chunk)};
+          run_field("--grad-chunk", "grad_chunk", &o.grad_chunk),
+          run_field("--device", "device", &f.device)};
 }
 
 nlohmann::json run_options(TrainFlags& f) {
@@ -111,8 +113,9 @@ nlohmann::json run_options(TrainFlags& f) {
 }
 
 // Keys added after the first checkpoints were written (absent means the default).
-const std::set<std::string> kChapter6Keys = {"expand",   "layers",           "no_shuffle",
-                                             "l2_style", "inverted_dropout", "grad_chunk"};
+const std::set<std::string> kChapter6Keys = {"expand",           "layers",     "no_shuffle",
+                                             "l2_style",         "grad_chunk", "device",
+                                             "inverted_dropout"};
 
 // --resume: flags not given take the checkpoint's value; --epochs (to extend a run) and --data
 // (the contents are checked by CRC instead) may change, any other flag must match.
@@ -183,6 +186,8 @@ Status resolve(TrainFlags& f, Architecture* arch) {
   else
     return UsageError("--l2-style: expected network2 or network3, found '" + f.l2_style + "'");
   f.opts.shuffle = !f.no_shuffle;
+  if (!parse_device(f.device, &f.opts.device))
+    return UsageError("--device: expected cpu or cuda, found '" + f.device + "'");
   if (!f.layers.empty()) {
     if (!parse_cost(f.cost, &arch->cost))
       return UsageError("--cost: expected quadratic, cross-entropy or log-likelihood, found '" +
@@ -282,6 +287,7 @@ nlohmann::json options_json(const TrainFlags& f, const Architecture& arch,
   j["l2_style"] = f.l2_style;
   j["inverted_dropout"] = f.inverted_dropout;
   if (f.opts.grad_chunk > 0) j["grad_chunk"] = f.opts.grad_chunk;
+  if (f.opts.device != Device::kCpu) j["device"] = f.device;
   return j;
 }
 
@@ -363,6 +369,14 @@ int run_train(TrainFlags& f, const CLI::App& cmd) {
   }
   Architecture arch;
   if (Status s = resolve(f, &arch); !s.ok()) return fail(s);
+  // A GPU that cannot be used is said before any data is read.
+  if (f.opts.device != Device::kCpu) {
+    if (f.reference)
+      return fail(UsageError("--reference: runs the book's float64 code on the CPU; drop --device"));
+    if (par && par->size > 1)
+      return fail(UsageError("--device cuda: runs in one process (nnet, or mpirun -np 1)"));
+    if (Status s = device_status(f.opts.device); !s.ok()) return fail(s);
+  }
   if (!f.history.empty() && writer)
     if (Status s = check_output_path("--history", f.history, {f.data.data}); !s.ok())
       return fail(s);
@@ -636,6 +650,9 @@ void add_train_command(CLI::App& app, int* exit_code) {
   cmd->add_flag("--inverted-dropout", f->inverted_dropout,
                 "--layers dropout:P as inverted dropout (1/(1-p) while training) instead of "
                 "network3's (scale by 1-p at test time)");
+  cmd->add_option("--device", f->device,
+                  "where to train: cpu, or cuda (an NVIDIA GPU, in a build with CUDA)")
+      ->capture_default_str();
   cmd->add_option("--hints", f->hints,
                   "name the book's pitfalls (saturation, dead units, vanishing gradients, "
                   "overfitting, eta, data) on stderr as they happen: on or off")

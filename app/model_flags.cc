@@ -28,7 +28,7 @@ Status prepare_init_from(const std::string& path, bool sizes_given, bool activat
                          std::string* layers, Model* model) {
   NNET_RETURN_IF_ERROR(load_model(path, model));
   const Architecture& arch = model->net.arch();
-  const bool stack = model->net.is_stack();
+  const bool stack = !model->net.dense();
   const std::string file_layers = stack ? layers_to_string(arch.layers) : "";
   if (stack && sizes_given)
     return UsageError("--sizes " + join_ints(*sizes) + ": --init-from " + path +

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "nnet/network.h"
+#include "nn/workspace.h"
 #include "nnet/train.h"
 
 namespace {
@@ -123,7 +124,7 @@ BENCHMARK(BM_Evaluate)->Args({30, 1})->Args({30, 2})->Args({100, 1})->Args({100,
 
 // The book's two conv layers (chapter 6): forward, backward_input and backward_params of
 // conv:20:5 on 1x28x28 and conv:40:5 on 20x12x12, args {layer, batch, threads}.
-#include "conv.h"
+#include "nn/conv.h"
 
 void BM_Conv(benchmark::State& st) {
   nnet::conv::Geometry g;

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Bounded load test of `nnet serve` on loopback (README "Draw a digit: nnet serve"): trains a quick
+# Bounded load test of `nnet serve` on loopback (docs/serve.md, "Load"): trains a quick
 # model, starts the server, runs bench/serve_load.cc's client (C keep-alive connections for S
 # seconds, real MNIST test digits as 280x280 PNGs like the page sends), and prints throughput,
 # p50/p99 latency, failures, and the server's RSS before, between and after the rounds (flat =

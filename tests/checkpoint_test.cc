@@ -14,6 +14,7 @@
 
 #include "nnet/fileio.h"
 #include "nnet/network.h"
+#include "nn/workspace.h"
 #include "nnet/pyrandom.h"
 #include "nnet/train.h"
 #include "test_util.h"
@@ -365,7 +366,7 @@ TEST_P(ConvStackResume, MidEpochIsBitIdentical) {
 INSTANTIATE_TEST_SUITE_P(Paths, ConvStackResume, ::testing::Bool(),
                          [](const auto& info) { return info.param ? "Recorded" : "Fused"; });
 
-// ---- The CLI on real MNIST (skipped without ../shared/data) ----
+// ---- The CLI on real MNIST (testing::mnist()) ----
 
 // A small but complete configuration: momentum (velocity), dropout (its RNG), L2, every monitor,
 // a step schedule and a final partial mini-batch (1000 % 30 != 0).
@@ -400,7 +401,7 @@ void expect_same_history(const std::vector<EpochReport>& a, const std::vector<Ep
 }
 
 TEST(CheckpointCli, HalfThenResumeIsBitIdentical) {
-  NNET_REQUIRE_SHARED_DATA(data);
+  NNET_REQUIRE_MNIST(data);
   const std::string tmp = make_temp_dir("nnet-ck");
   auto full = run_nnet(run_args(data) + " --epochs 4 --checkpoint " + tmp + "/full");
   ASSERT_EQ(full.exit_code, 0) << full.err;
@@ -419,7 +420,7 @@ TEST(CheckpointCli, HalfThenResumeIsBitIdentical) {
 }
 
 TEST(CheckpointCli, PeriodicSavesChangeNothing) {
-  NNET_REQUIRE_SHARED_DATA(data);
+  NNET_REQUIRE_MNIST(data);
   const std::string tmp = make_temp_dir("nnet-ck");
   auto full = run_nnet(run_args(data) + " --epochs 2 --checkpoint " + tmp + "/full");
   ASSERT_EQ(full.exit_code, 0) << full.err;
@@ -433,7 +434,7 @@ TEST(CheckpointCli, PeriodicSavesChangeNothing) {
 }
 
 TEST(CheckpointCli, ResumeWithOtherOptionsOrDataIsRefused) {
-  NNET_REQUIRE_SHARED_DATA(data);
+  NNET_REQUIRE_MNIST(data);
   const std::string tmp = make_temp_dir("nnet-ck");
   auto first = run_nnet(run_args(data) + " --epochs 1 --checkpoint " + tmp + "/c");
   ASSERT_EQ(first.exit_code, 0) << first.err;
@@ -446,7 +447,7 @@ TEST(CheckpointCli, ResumeWithOtherOptionsOrDataIsRefused) {
   auto size = run_nnet("train --resume " + tmp + "/c --epochs 2 --train-size 900");
   EXPECT_EQ(size.exit_code, 2);
   EXPECT_NE(size.err.find("--train-size"), std::string::npos) << size.err;
-  // Same options, other contents: the shared folder loads its pickle (pixels x/256); a folder
+  // Same options, other contents: the data folder loads its pickle (pixels x/256); a folder
   // with only the IDX files holds the same images as x/255.
   fs::create_directory(tmp + "/idx");
   for (const char* f : {"train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
@@ -460,7 +461,7 @@ TEST(CheckpointCli, ResumeWithOtherOptionsOrDataIsRefused) {
 }
 
 TEST(CheckpointCli, CorruptCheckpointIsRefusedClearly) {
-  NNET_REQUIRE_SHARED_DATA(data);
+  NNET_REQUIRE_MNIST(data);
   const std::string tmp = make_temp_dir("nnet-ck");
   auto first = run_nnet(run_args(data) + " --epochs 1 --checkpoint " + tmp + "/c");
   ASSERT_EQ(first.exit_code, 0) << first.err;
@@ -483,7 +484,7 @@ TEST(CheckpointCli, CorruptCheckpointIsRefusedClearly) {
 }
 
 TEST(CheckpointCli, DivergenceKeepsTheLastGoodCheckpoint) {
-  NNET_REQUIRE_SHARED_DATA(data);
+  NNET_REQUIRE_MNIST(data);
   const std::string tmp = make_temp_dir("nnet-ck");
   const std::string base = "train --data '" + data +
                            "' --train-size 500 --eval none --sizes 784,30,10 --activation relu "
@@ -515,7 +516,7 @@ TEST(CheckpointCli, DivergenceKeepsTheLastGoodCheckpoint) {
 }
 
 TEST(CheckpointCli, OutputPathsAreCheckedBeforeTraining) {
-  NNET_REQUIRE_SHARED_DATA(data);
+  NNET_REQUIRE_MNIST(data);
   const std::string tmp = make_temp_dir("nnet-ck");
   const std::string base = "train --data '" + data + "' --train-size 100 --epochs 1 -q ";
   auto r = run_nnet(base + "--history " + tmp + "/no/such/h.json");
@@ -538,7 +539,7 @@ TEST(CheckpointCli, OutputPathsAreCheckedBeforeTraining) {
 }
 
 TEST(CheckpointCli, DiskFullKeepsThePreviousCheckpoint) {
-  NNET_REQUIRE_SHARED_DATA(data);
+  NNET_REQUIRE_MNIST(data);
   const std::string tmp = make_temp_dir("nnet-ck");
   auto first = run_nnet(run_args(data) + " --epochs 1 --checkpoint " + tmp + "/c");
   ASSERT_EQ(first.exit_code, 0) << first.err;

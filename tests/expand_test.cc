@@ -124,7 +124,7 @@ TEST(Expand, MatchesExpandMnistPyShuffled) {
 }
 
 TEST(Expand, MatchesExpandMnistPyOnRealDigits) {
-  NNET_REQUIRE_SHARED_DATA(dir);
+  NNET_REQUIRE_MNIST(dir);
   DataSplits s;
   ASSERT_TRUE(load_pickle(dir + "/mnist.pkl.gz", {}, &s).ok());
   compare_with_oracle(head(std::move(s.training), 50), 1, true);
@@ -154,7 +154,7 @@ bool run_measured(const std::vector<std::string>& args, int* status, long* maxrs
 TEST(Expand, TrainWithExpandStaysWithinMemoryTarget) {
   if (testing::kAddressSanitizer)
     GTEST_SKIP() << "peak-RSS target not checked under AddressSanitizer";
-  NNET_REQUIRE_SHARED_DATA(dir);
+  NNET_REQUIRE_MNIST(dir);
   const std::string pkl = dir + "/mnist.pkl.gz";
   DataSplits d;
   ASSERT_TRUE(load_pickle(pkl, {}, &d).ok());

@@ -13,12 +13,13 @@ namespace nnet {
 namespace {
 
 TEST(FastVsReference, AccuraciesAgreeAcrossSeeds) {
-  NNET_REQUIRE_SHARED_DATA(dir);
+  NNET_REQUIRE_MNIST(dir);
   DataSplits d;
   ASSERT_TRUE(load_pickle(dir + "/mnist.pkl.gz", LoadOptions{}, &d).ok());
   const Dataset training = head(d.training, 3000);
   const Architecture arch = sigmoid_architecture({784, 30, 10});
   long worst = 0;
+  const long max_diff = 20 * static_cast<long>(d.test.size()) / 10000;  // 0.2% of the test set
   for (uint32_t seed : {1u, 2u, 3u, 5u}) {
     TrainOptions o;
     o.epochs = 3;
@@ -43,8 +44,9 @@ TEST(FastVsReference, AccuraciesAgreeAcrossSeeds) {
           std::labs(st.history[e].evaluation_correct - ref_history[e].evaluation_correct);
       worst = std::max(worst, diff);
       // Measured: 0 apart for these seeds (float rounding only shows later: 2 apart after 3
-      // epochs on all 9,000 images). 20 of 10,000 is a small margin that still catches a drift.
-      EXPECT_LE(diff, 20) << "seed " << seed << " epoch " << e;
+      // epochs on all 9,000 images). 20 of 10,000 is a small margin that still catches a drift;
+      // on the npm digits' 997 test images, 1 (measured: 0 apart for seeds 1-8 on both).
+      EXPECT_LE(diff, max_diff) << "seed " << seed << " epoch " << e;
     }
   }
   RecordProperty("worst_difference", static_cast<int>(worst));

@@ -150,7 +150,7 @@ TEST(Preprocess, CentresASquareByMass) {
 class WithMnist : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    const std::string dir = testing::shared_mnist_dir();
+    const std::string dir = testing::mnist().dir;
     if (dir.empty()) return;
     data_ = new DataSplits;
     if (!load_data(dir, LoadOptions{}, data_).ok()) {
@@ -164,7 +164,7 @@ class WithMnist : public ::testing::Test {
 DataSplits* WithMnist::data_ = nullptr;
 
 TEST_F(WithMnist, DigitGridHoldsExactlyTheDataPixels) {
-  if (!data_) GTEST_SKIP() << "shared MNIST data not found";
+  if (!data_) GTEST_FAIL() << testing::mnist().missing;
   const Dataset& d = data_->test;
   std::vector<DigitTile> tiles;
   for (size_t i = 0; i < 12; ++i)
@@ -206,7 +206,7 @@ TEST_F(WithMnist, DigitGridHoldsExactlyTheDataPixels) {
 }
 
 TEST_F(WithMnist, TerminalRendering) {
-  if (!data_) GTEST_SKIP() << "shared MNIST data not found";
+  if (!data_) GTEST_FAIL() << testing::mnist().missing;
   const Dataset& d = data_->test;
   std::vector<DigitTile> tiles = {{d.image(0), "7", false}, {d.image(1), "2", false}};
   const std::string color = terminal_digits(tiles, 28, 28, 80, true);

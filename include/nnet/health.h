@@ -2,15 +2,13 @@
 // saturated hidden units, vanishing/exploding gradients, overfitting, a learning rate too high,
 // bad data) and the one-line hints, with the book's cure, that the evidence supports.
 //
-// The probe never changes training: it only reads values the SGD step already computed (the
-// activations and output errors of some mini-batches) and the epoch's report, and draws no
-// random numbers, so a run is bit-identical with and without it. The library never prints: hints
-// reach the caller through TrainCallbacks::on_hint (train.h).
+// The probe (src/train/probe.h) never changes training: it only reads values the SGD step already
+// computed (the activations and output errors of some mini-batches, as the backend tallies them)
+// and the epoch's report, and draws no random numbers, so a run is bit-identical with and without
+// it. The library never prints: hints reach the caller through TrainCallbacks::on_hint (train.h).
 #pragma once
 
-#include <Eigen/Core>
 #include <limits>
-#include <set>
 #include <string>
 #include <vector>
 
@@ -18,9 +16,6 @@
 #include "nnet/network.h"
 
 namespace nnet {
-
-struct EpochReport;
-struct TrainOptions;
 
 enum class HintKind {
   kSaturatedOutputs,   // ch3: stuck on one class / outputs pinned on the wrong side (quadratic)
@@ -91,51 +86,5 @@ struct EpochHealth {
 // evaluation) lacking a class, more than thresholds.data_ratio parameters per training image.
 std::vector<Hint> check_data(const Network& net, const Dataset& training, const Dataset* evaluation,
                              const HealthThresholds& t = {});
-
-// Watches one run. The training loop hands it every mini-batch right after its SGD step (the
-// step's own forward activations and output errors, still in the workspace) and each epoch's
-// report; the probe reads a fixed subset of the mini-batches (about `per_epoch` images an epoch,
-// evenly spaced), so watching costs a small fixed amount per epoch and draws no random numbers.
-class HealthProbe {
- public:
-  HealthProbe(const Network& net, size_t training_size, const Dataset* evaluation,
-              const TrainOptions& opts, HealthThresholds t = {}, int per_epoch = 1000);
-
-  // After sgd_step (or forward + backward) on mini-batch `b` of the epoch: ws.a holds the batch's
-  // activations and ws.delta its dC/dz, for the first m columns with `labels`.
-  void see_batch(const Network& net, const Workspace& ws, const uint8_t* labels, int m, size_t b);
-
-  // Closes the epoch `rep` describes: fills rep->health from the batches seen and returns the
-  // hints that fire for the first time (each kind at most once per probe).
-  std::vector<Hint> observe(const Network& net, EpochReport* rep);
-
-  const HealthThresholds& thresholds() const { return t_; }
-
- private:
-  bool fire(HintKind k, int epoch, std::string message, std::vector<Hint>* out);
-  void reset_epoch(const Network& net);
-
-  HealthThresholds t_;
-  size_t stride_ = 1;        // read mini-batches b with b % stride_ == 0
-  bool large_init_ = false;  // first-layer weights looked N(0, 1) when the probe was made
-  double lambda_ = 0;
-  std::vector<long> eval_class_count_;  // (10) evaluation labels per class
-  // This epoch so far:
-  long seen_ = 0, correct_ = 0, pinned_ = 0, outputs_seen_ = 0;
-  double cost_sum_ = 0, cost_sq_sum_ = 0, seconds_ = 0;
-  int batches_seen_ = 0;
-  std::vector<long> predicted_;               // (outputs) predictions per class
-  std::vector<std::vector<uint8_t>> active_;  // per hidden layer, per unit: ever > 0 (ReLU)
-  std::vector<std::vector<int>> sat_count_;   // per hidden layer, per unit: saturated samples
-  std::vector<double> bias_norm_sum_;         // per weight layer: sum of |dC/db| / m
-  std::vector<double> bias_grad_scratch_;
-  // Past epochs:
-  std::vector<EpochHealth> past_;
-  // (epochs) the training cost the learning-rate rule follows: the report's when monitored (the
-  // whole training set, with the L2 term), else the sample's, with its standard error (0: exact).
-  std::vector<double> cost_, cost_se_;
-  std::vector<double> eval_acc_;  // evaluation accuracy per observed epoch (NaN if none)
-  std::set<HintKind> fired_;
-};
 
 }  // namespace nnet

@@ -18,8 +18,9 @@ inline constexpr int kModelFormatVersion = 2;
 inline constexpr int kDenseModelFormatVersion = 1;
 
 // Caps checked before anything is allocated while loading.
-inline constexpr size_t kMaxModelLayers = 64;               // weight layers
-inline constexpr size_t kMaxModelParams = size_t{1} << 28;  // 268M floats (1 GiB)
+// The limits every architecture has (network.h), wherever it comes from.
+inline constexpr size_t kMaxModelLayers = kMaxWeightLayers;  // weight layers
+inline constexpr size_t kMaxModelParams = kMaxParams;        // 268M floats (1 GiB)
 inline constexpr size_t kMaxModelFileBytes = size_t{4} << 30;
 
 // A network plus how it was made.

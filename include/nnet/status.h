@@ -6,13 +6,14 @@
 
 namespace nnet {
 
-// Exit codes follow sysexits(3) where one fits; documented in the README.
+// Exit codes follow sysexits(3) where one fits; documented in docs/cli.md.
 enum class Code : int {
   kOk = 0,
   kUsage = 2,         // bad flag or flag value
   kDiverged = 3,      // training produced a non-finite cost, gradient or weight
   kDataError = 65,    // EX_DATAERR: input exists but is malformed
   kNoInput = 66,      // EX_NOINPUT: input missing or unreadable
+  kUnavailable = 69,  // EX_UNAVAILABLE: a device asked for cannot be used (--device cuda)
   kSoftware = 70,     // EX_SOFTWARE: internal error (a bug)
   kCantCreate = 73,   // EX_CANTCREAT: output cannot be created
   kIoError = 74,      // EX_IOERR: read/write failed midway (disk full, ...)

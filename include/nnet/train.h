@@ -29,6 +29,16 @@ enum class Schedule {
                     // accuracy; stop once eta has dropped to eta0/128
 };
 
+// Where training and evaluation run. The CPU is the reference; CUDA (an NVIDIA GPU, sm_90 or
+// newer, in a build with -DNNET_CUDA=ON) computes the same functions in another summation order.
+enum class Device { kCpu, kCuda };
+const char* name(Device d);                             // "cpu", "cuda"
+bool parse_device(const std::string& s, Device* out);  // inverse of name()
+
+// Ok when `device` can run here; else Code::kUnavailable and one line saying why (a build without
+// CUDA, no driver, no GPU).
+Status device_status(Device device);
+
 struct TrainOptions {
   int epochs = 30;
   int batch = 10;
@@ -61,6 +71,8 @@ struct TrainOptions {
   // Watch the run's health (health.h): fill EpochReport::health and report hints through
   // TrainCallbacks::on_hint. Never changes what training computes.
   bool watch_health = false;
+  // Where the run computes. The default CPU run is the reference every other is checked against.
+  Device device = Device::kCpu;
 };
 
 // Everything measured in one epoch; fields not monitored stay at their defaults (-1 / NaN).
@@ -131,6 +143,11 @@ struct EvalResult {
 // identical for any thread count.
 EvalResult evaluate(const Network& net, const Dataset& data, bool want_cost, double lambda = 0.0,
                     bool want_predictions = false, int threads = 0);
+
+// evaluate() on `device`: the same figures (on the GPU up to float summation order);
+// Code::kUnavailable when the device cannot be used.
+Status evaluate_on(Device device, const Network& net, const Dataset& data, bool want_cost,
+                   double lambda, bool want_predictions, EvalResult* out);
 
 // Output activations for n images (pixels, n) column-major; out is (outputs, n).
 void predict(const Network& net, const float* images, size_t n, Eigen::MatrixXf* out);

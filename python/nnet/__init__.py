@@ -94,8 +94,11 @@ class Network:
     """
 
     def __init__(self, sizes=None, cost=None, activation="sigmoid", init=None, seed=1,
-                 layers=None, input_shape=None, inverted_dropout=False, _net=None):
+                 layers=None, input_shape=None, inverted_dropout=False, device="cpu", _net=None):
         self._init_given = init is not None  # reference=True: network2's default init if not
+        if device not in ("cpu", "cuda"):
+            raise ValueError(f"device: expected 'cpu' or 'cuda', found {device!r}")
+        self.device = device
         if _net is None:
             if isinstance(cost, type):  # network2's CrossEntropyCost / QuadraticCost classes
                 cost = "cross-entropy" if "Entropy" in cost.__name__ else "quadratic"
@@ -257,7 +260,8 @@ class Network:
                 sys.stderr.write(h["message"] + "\n")
                 sys.stderr.flush()
 
-        return self._net.train(train, ev, dict(opts, hints=watch), write, callback, on_hint)
+        return self._net.train(train, ev, dict(opts, hints=watch, device=self.device), write,
+                               callback, on_hint)
 
     def predict_proba(self, X):
         """(n, outputs) output activations for (n, pixels) images."""

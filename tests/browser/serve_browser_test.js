@@ -125,6 +125,11 @@ async function main() {
     const desc = await page.textContent('#models');
     check(/784/.test(desc) && /test accuracy/.test(desc) && /%/.test(desc),
       'model description shows layers and the measured test accuracy');
+    // The data set's name (the training's and the server's --data), never a path on the server.
+    check(/data mnist\.pkl\.gz/.test(desc) && /train_size all/.test(desc) &&
+      desc.includes('test split of ' + path.basename(path.resolve(mnistDir)) + ' (') &&
+      !desc.includes(path.resolve(mnistDir)) &&
+      !desc.includes(mnistDir), 'model description names the data set, not server paths: ' + desc);
 
     const box = await page.locator('#pad').boundingBox();
     const cell = box.width / 28;

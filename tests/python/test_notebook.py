@@ -11,14 +11,11 @@ nbformat = pytest.importorskip("nbformat", reason="Debian python3-nbformat absen
 nbclient = pytest.importorskip("nbclient", reason="Debian python3-nbclient absent")
 pytest.importorskip("ipykernel", reason="Debian python3-ipykernel absent")
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-DATA = os.environ.get("NNET_SHARED_DATA", os.path.join(ROOT, "..", "shared", "data",
-                                                       "mnist-first10k"))
-PKL = os.path.join(DATA, "mnist.pkl.gz")
+from mnist_data import PKL, ROOT  # noqa: E402
+
 NOTEBOOK = os.path.join(ROOT, "examples", "network.ipynb")
 
 
-@pytest.mark.skipif(not os.path.exists(PKL), reason="shared MNIST data absent")
 def test_notebook_prints_the_cli_lines(tmp_path, monkeypatch):
     # A kernel spec for this interpreter (Debian's /usr/bin/python3 under CTest), whatever
     # `python3` comes first on PATH.

@@ -1,5 +1,4 @@
 """nnet.sklearn.NNetClassifier: every scikit-learn estimator check, and MLPClassifier's habits."""
-import os
 import pickle
 
 import numpy as np
@@ -11,10 +10,7 @@ from sklearn.utils.estimator_checks import check_estimator, parametrize_with_che
 
 from nnet.sklearn import NNetClassifier  # noqa: E402
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-DATA = os.environ.get("NNET_SHARED_DATA", os.path.join(ROOT, "..", "shared", "data",
-                                                       "mnist-first10k"))
-PKL = os.path.join(DATA, "mnist.pkl.gz")
+from mnist_data import PKL  # noqa: E402
 
 
 # One pytest case per check scikit-learn has for a classifier (about 50 in 1.2).
@@ -78,7 +74,6 @@ def test_partial_fit_continues_and_pickles():
     np.testing.assert_array_equal(back.predict_proba(X), clf.predict_proba(X))
 
 
-@pytest.mark.skipif(not os.path.exists(PKL), reason="shared MNIST data absent")
 def test_mnist_subset_learns():
     import nnet
     (X, y), _, (Xt, yt) = nnet.load_data(PKL)

@@ -1,0 +1,10 @@
+// Dropout layers on the device: the launches of dropout_kernels.h's bodies, compiled here once
+// (kernels.cuh declares them to everyone else).
+#include "kernels.cuh"
+
+namespace nnet::cuda {
+
+NNET_CUDA_DROPOUT_BODIES(NNET_CUDA_LAUNCH, float)
+NNET_CUDA_DROPOUT_BODIES(NNET_CUDA_LAUNCH, double)
+
+}  // namespace nnet::cuda

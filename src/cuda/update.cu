@@ -1,0 +1,10 @@
+// The SGD update, gradient norms and finiteness check on the device: the launches of
+// update_kernels.h's bodies, compiled here once (kernels.cuh declares them to everyone else).
+#include "kernels.cuh"
+
+namespace nnet::cuda {
+
+NNET_CUDA_UPDATE_BODIES(NNET_CUDA_LAUNCH, float)
+NNET_CUDA_UPDATE_BODIES(NNET_CUDA_LAUNCH, double)
+
+}  // namespace nnet::cuda
