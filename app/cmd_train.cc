@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <thread>
 
 #include "commands.h"
 #include "common.h"
@@ -12,6 +13,7 @@
 #include "nnet/checkpoint.h"
 #include "nnet/expand.h"
 #include "nnet/fileio.h"
+#include "nnet/distributed.h"
 #include "nnet/history.h"
 #include "nnet/model_io.h"
 #include "nnet/network.h"
@@ -91,13 +93,21 @@ Status apply_run_defaults(Run& r) {
     if (!r.given("init") && fresh) o.init = "network3";
     if (!r.given("cost") && fresh && r.f.init_from.empty()) o.cost = "log-likelihood";
   }
-  if (r.par && r.par->size > 1 && o.grad_chunk == 0 && !r.given("grad_chunk") && fresh) {
-    o.grad_chunk = (o.batch + r.par->size - 1) / r.par->size;
-    if (!r.f.quiet)
-      std::fprintf(stderr,
-                   "nnet-mpi: --grad-chunk %d (batch / processes); give --grad-chunk C for "
-                   "results that do not depend on the process count\n",
-                   o.grad_chunk);
+  // nnet-mpi's chunks never depend on the process count (a fixed default, kDefaultGradChunk);
+  // the whole batch at once (0) would sum in an order that does.
+  if (r.f.reference && !r.given("grad_chunk")) o.grad_chunk = 0;  // nnet-mpi's: unused here
+  if (r.par && !r.f.reference && o.grad_chunk < 1)
+    return UsageError("--grad-chunk: expected C >= 1 for nnet-mpi (default " +
+                      std::to_string(kDefaultGradChunk) +
+                      ": results then equal nnet --grad-chunk C at any process count), found " +
+                      std::to_string(o.grad_chunk) +
+                      (!r.given("grad_chunk") && !fresh ? " in the checkpoint" : ""));
+  if (r.par && r.par->local_size > 1) {
+    // Processes on one machine share its cores: "all cores" becomes each process's share.
+    const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    const int share = std::max(1, cores / r.par->local_size);
+    if (!r.given("threads")) o.threads = share;
+    if (!r.given("conv_threads")) o.conv_threads = share;
   }
   return Status::Ok();
 }
@@ -386,6 +396,8 @@ void add_train_command(CLI::App& app, int* exit_code, const std::vector<RecipeSe
   CLI::App* cmd = app.add_subcommand("train",
                                      "train a network (defaults: the notebook's [784,30,10], "
                                      "30 epochs, batch 10, eta 0.1, seed 1)");
+  // nnet-mpi: a fixed default chunk, the same for every process count (shown by --help).
+  if (parallel() && !f->preset.count("grad_chunk")) f->run.grad_chunk = kDefaultGradChunk;
   add_run_flags(cmd, f.get());
   cmd->add_option("--history", f->history, "write per-epoch figures to FILE (.json, or .csv)");
   cmd->add_flag("-q,--quiet", f->quiet, "print only the notebook's lines");

@@ -38,6 +38,12 @@ int main(int argc, char** argv) {
   const int n = static_cast<int>(args.size()) - 1;
   int rank = 0;
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  // Processes on this machine (a collective call, so every rank makes it before any leaves).
+  int local_size = 1;
+  MPI_Comm node;
+  MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node);
+  MPI_Comm_size(node, &local_size);
+  MPI_Comm_free(&node);
   const bool train = n > 1 && std::strcmp(args[1], "train") == 0;
   if (rank > 0 && !train) {  // only `train` is shared out
     MPI_Finalize();
@@ -52,6 +58,7 @@ int main(int argc, char** argv) {
     close(null_fd);
   }
   nnet::app::Parallel group = nnet::app::make_mpi_parallel(timeout_s, err_fd);
+  group.local_size = local_size;
   if (train) nnet::app::set_parallel(&group);
   int code = nnet::app::run_cli(n, args.data());
   std::fflush(stdout);

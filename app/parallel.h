@@ -11,6 +11,7 @@ namespace nnet::app {
 struct Parallel {
   int rank = 0;           // this process
   int size = 1;           // processes
+  int local_size = 1;     // processes on this machine (they share its cores)
   Collective collective;  // the exchanges train() uses (TrainCallbacks::collective)
   // True on every process when `flag` is true on any; called by all processes in step.
   std::function<bool(bool flag)> any;

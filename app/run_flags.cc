@@ -99,8 +99,12 @@ Status apply_saved_options(const std::string& where, const nlohmann::json& saved
     if (!(o.uses & kCheckpointed)) continue;
     const std::string key = checkpoint_key(o), flag = flag_spelling(o);
     const auto it = saved.find(key);
-    // Checkpoints written before an option existed lack its key: those runs had the default.
-    if (it == saved.end() && o.newer && !given(o.name)) continue;
+    // Checkpoints written before an option existed lack its key: those runs had the default
+    // of then, RunOptions' (not a front end's own, such as nnet-mpi's --grad-chunk).
+    if (it == saved.end() && o.newer && !given(o.name)) {
+      set_option(run, o, get_option(RunOptions(), o));
+      continue;
+    }
     if (it == saved.end())
       return DataError(where + ": the checkpoint's options lack \"" + key + "\"");
     if (given(o.name)) {

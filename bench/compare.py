@@ -189,19 +189,22 @@ def contenders(w, args):
 
 
 def conv_contenders(w, args):
-    """Workloads 4/5: nnet (conv layers on 1 and 2 threads) and PyTorch (1 and 2 threads), both
-    training on mnist.pkl.gz's 9,000 images in file order (--no-shuffle, as network3)."""
+    """Workloads 4/5: nnet (default flags, and conv layers on a given thread count) and PyTorch
+    (1 and 2 threads), both training on mnist.pkl.gz's 9,000 images in file order (--no-shuffle,
+    as network3)."""
     pkl = os.path.join(w["data"], "mnist.pkl.gz")
     out = []
 
     def nnet_build(threads):
         def build():
             hist = tempfile.NamedTemporaryFile(suffix=".json", delete=False).name
+            # threads None: nnet's defaults (no thread flags), as a new user runs it.
+            flags = [] if threads is None else ["--conv-threads", str(threads), "--threads",
+                                                str(threads)]
             cmd = [args.nnet, "train", "--data", w["data"], "--layers", CONV_LAYERS,
                    "--activation", "relu", "--batch", str(w["batch"]), "--eta", str(w["eta"]),
                    "--epochs", str(w["epochs"]["nnet"]), "--no-shuffle", "--eval", "test",
-                   "--conv-threads", str(threads), "--threads", str(threads),
-                   "--history", hist, "-q"]
+                   *flags, "--history", hist, "-q"]
 
             def parse(stdout):
                 with open(hist) as f:
@@ -232,7 +235,7 @@ def conv_contenders(w, args):
         return build
 
     for t in args.conv_threads:
-        out.append(("nnet %dt" % t, "nnet", nnet_build(t)))
+        out.append(("nnet defaults" if t is None else "nnet %dt" % t, "nnet", nnet_build(t)))
     if not args.skip_torch:
         for t in args.torch_threads.get(w["id"], (1, 2)):
             out.append(("pytorch %dt" % t, "torch", torch_build(t)))
@@ -268,10 +271,13 @@ def main():
     ap.add_argument("--torch-1t-only", default="",
                     help="workloads (e.g. 2,3) where PyTorch runs on 1 thread only: on a shared "
                          "machine its 2-thread OpenMP spin-waits can make an epoch minutes long")
-    ap.add_argument("--conv-threads", default="1,2",
-                    help="workloads 4, 5: nnet's --conv-threads values to run (e.g. 1,2)")
+    ap.add_argument("--conv-threads", default="default,1,2",
+                    help="workloads 4, 5: nnet runs, each 'default' (no thread flags: the first "
+                         "row, the one ratios are taken against) or N (--conv-threads N "
+                         "--threads N)")
     args = ap.parse_args()
-    args.conv_threads = [int(t) for t in args.conv_threads.split(",") if t]
+    args.conv_threads = [None if t == "default" else int(t)
+                         for t in args.conv_threads.split(",") if t]
     args.reference = nnet_supports_reference(args.nnet)
     args.torch_threads = {int(x): (1,) for x in args.torch_1t_only.split(",") if x}
 
@@ -354,6 +360,11 @@ def main():
             if best_torch:
                 lines.append("training: best PyTorch (%s) / best nnet (%s) = %.2fx wall" % (
                     best_torch["label"], bn["label"], best_torch["train"] / bn["train"]))
+            # The goal: nnet with its default flags against PyTorch on 2 threads, whole epoch.
+            t2 = [r for r in rows if r["label"] == "pytorch 2t"]
+            if t2:
+                lines.append("epoch (train + eval): pytorch 2t / %s = %.2fx" % (
+                    base["label"], t2[0]["total"] / base["total"]))
                 if bn["cpu"] and best_torch["cpu"]:
                     lines.append("training CPU time: %s %.1f us/img, %s %.1f us/img (%.2fx)" % (
                         best_torch["label"], 1e6 * best_torch["cpu"] / w["n_train"], bn["label"],

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "nnet/network.h"
+#include "nn/workspace.h"
 #include "nnet/train.h"
 
 namespace {
@@ -123,7 +124,7 @@ BENCHMARK(BM_Evaluate)->Args({30, 1})->Args({30, 2})->Args({100, 1})->Args({100,
 
 // The book's two conv layers (chapter 6): forward, backward_input and backward_params of
 // conv:20:5 on 1x28x28 and conv:40:5 on 20x12x12, args {layer, batch, threads}.
-#include "conv.h"
+#include "nn/conv.h"
 
 void BM_Conv(benchmark::State& st) {
   nnet::conv::Geometry g;
@@ -161,3 +162,46 @@ void BM_Conv(benchmark::State& st) {
 BENCHMARK(BM_Conv)
     ->ArgNames({"layer", "m", "threads", "fwd0_dx1_dw2"})
     ->ArgsProduct({{1, 2}, {10, 64}, {1, 2}, {0, 1, 2}});
+
+// One SGD step of the book's two-conv ReLU net (conv:20:5,maxpool:2,conv:40:5,maxpool:2,fc:100,
+// softmax:10), args {batch, conv threads (0 = the default: all cores)}: what `nnet train` spends
+// per mini-batch, conv kernels and everything between them. Real time (threads run in parallel).
+#include "nnet/layers.h"
+
+void BM_ConvNetStep(benchmark::State& st) {
+  const int m = static_cast<int>(st.range(0));
+  nnet::Architecture arch;
+  arch.cost = nnet::Cost::kLogLikelihood;
+  arch.input = nnet::Shape{1, 28, 28};
+  if (!nnet::parse_layers("conv:20:5,maxpool:2,conv:40:5,maxpool:2,fc:100,softmax:10",
+                          {nnet::Activation::kRelu}, &arch.layers)
+           .ok())
+    return st.SkipWithError("layers");
+  nnet::Network net(arch);
+  nnet::init_params(net, nnet::Init::kNetwork3, 1);
+  const size_t n = 1000;
+  std::vector<float> images(n * 784);
+  std::mt19937 g(1);
+  std::uniform_real_distribution<float> u(0.f, 1.f);
+  for (float& v : images) v = u(g);
+  std::vector<const float*> cols(m);
+  std::vector<uint8_t> labels(m);
+  nnet::Workspace ws = nnet::make_workspace(net, m);
+  ws.threads = static_cast<int>(st.range(1));
+  nnet::SgdRule rule;
+  rule.step = 0.03 / m;
+  size_t next = 0;
+  for (auto _ : st) {
+    for (int j = 0; j < m; ++j, next = (next + 37) % n) {
+      cols[j] = images.data() + next * 784;
+      labels[j] = static_cast<uint8_t>(next % 10);
+    }
+    nnet::sgd_step(net, cols.data(), labels.data(), m, ws, rule, static_cast<float*>(nullptr));
+    benchmark::ClobberMemory();
+  }
+  set_flops(st, m * 9222000.0);  // forward 3,266,000 + backward 5,956,000 per image
+}
+BENCHMARK(BM_ConvNetStep)
+    ->ArgNames({"m", "threads"})
+    ->ArgsProduct({{10, 64}, {1, 2, 0}})
+    ->UseRealTime();

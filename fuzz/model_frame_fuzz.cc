@@ -7,7 +7,7 @@
 #include <string>
 
 #include "fuzz_util.h"
-#include "model_io_internal.h"
+#include "io/model_io_internal.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string bytes(reinterpret_cast<const char*>(data), size);

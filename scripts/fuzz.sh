@@ -17,7 +17,7 @@ targets=${*:-pickle_fuzz idx_fuzz gzip_fuzz model_json_fuzz model_hdf5_fuzz mode
 jobs=${JOBS:-2}
 
 CC=clang CXX=clang++ cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DNNET_FUZZ=ON \
-  -DNNET_BUILD_TESTS=OFF -DNNET_NATIVE=OFF -DNNET_PYTHON=OFF >"$build.cmake.log" 2>&1 ||
+  -DNNET_BUILD_TESTS=OFF -DNNET_NATIVE=OFF -DNNET_PYTHON=OFF -DNNET_CUDA=OFF >"$build.cmake.log" 2>&1 ||
   { cat "$build.cmake.log" >&2; exit 1; }
 # shellcheck disable=SC2086
 cmake --build "$build" --target $targets -j"$jobs"

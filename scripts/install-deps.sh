@@ -10,7 +10,7 @@ PACKAGES=(
   clang libclang-rt-14-dev
   python3-numpy python3-h5py
   python3-dev pybind11-dev python3-pytest
-  python3-sklearn python3-nbclient python3-nbformat python3-ipykernel python3-venv python3-pip
+  python3-sklearn python3-pandas python3-nbclient python3-nbformat python3-ipykernel python3-venv python3-pip
   libopenmpi-dev openmpi-bin
   libcpp-httplib-dev chromium
 )

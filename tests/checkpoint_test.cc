@@ -14,6 +14,7 @@
 
 #include "nnet/fileio.h"
 #include "nnet/network.h"
+#include "nn/workspace.h"
 #include "nnet/pyrandom.h"
 #include "nnet/train.h"
 #include "test_util.h"

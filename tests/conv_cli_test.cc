@@ -7,6 +7,8 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <nlohmann/json.hpp>
 
 #include "nnet/checkpoint.h"
@@ -42,6 +44,11 @@ class ConvCli : public ::testing::Test {
   std::string p(const std::string& name) const { return dir_ + "/" + name; }
   std::string data_, dir_;
 };
+
+std::string file_bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
 
 // The first line of `nnet eval`: "correct / total".
 std::string first_line(const std::string& s) { return s.substr(0, s.find('\n')); }
@@ -205,6 +212,28 @@ TEST_F(ConvCli, InitFromHistoryPlotAndMismatches) {
   EXPECT_NE(r.err.find("bad.json: weights[0]: expected 4 filters (conv:4:5), found 3"),
             std::string::npos)
       << r.err;
+}
+
+// The default --conv-threads is 0 (all cores; layers under ~1 MFLOP per call on one): the same
+// model bytes and lines as one thread and as two. Both conv layers here are large enough to be
+// shared (2.3 and 1.2 MFLOP per batch of 10).
+TEST_F(ConvCli, ConvThreadsDefaultGivesTheSameBitsAsAnyCount) {
+  auto help = run_nnet("train --help");
+  ASSERT_EQ(help.exit_code, 0) << help.err;
+  EXPECT_NE(help.out.find("--conv-threads INT=0 "), std::string::npos) << help.out;
+  const std::string args = "train --data '" + data_ +
+                           "' --train-size 300 --epochs 1 --eval validation --layers "
+                           "conv:8:5,maxpool:2,conv:8:3,dropout:0.1,fc:20,softmax:10 "
+                           "--activation relu --eta 0.1 --seed 5 -q --save ";
+  auto def = run_nnet(args + p("default.json"));
+  ASSERT_EQ(def.exit_code, 0) << def.err;
+  for (const std::string n : {"1", "2"}) {
+    auto r = run_nnet(args + p("t" + n + ".json") + " --conv-threads " + n + " --threads " + n);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(r.out, def.out) << n << " threads";
+    EXPECT_EQ(file_bytes(p("t" + n + ".json")), file_bytes(p("default.json")))
+        << n << " threads";
+  }
 }
 
 // A conv + dropout run checkpointed after epoch 1 and resumed gives the uninterrupted run's

@@ -2,7 +2,8 @@
 // backward passes against central differences (double), the fast kernels against the naive ones
 // over many geometries and batch sizes (float and double, all three functions, padded leading
 // dimensions), and bit-identical results for 1, 2 and 3 threads. Runs in about a second.
-#include "conv.h"
+#include "nn/conv.h"
+#include "nn/workspace.h"
 
 #include <gtest/gtest.h>
 

@@ -17,10 +17,12 @@
 
 #if NNET_HAS_CUDA
 #include "cuda/device_net.h"
+#include "cuda/host_exec.h"
 #endif
 #include "nnet/checkpoint.h"
 #include "nnet/data.h"
 #include "nnet/network.h"
+#include "nn/workspace.h"
 #include "nnet/train.h"
 #include "synthetic_data.h"
 #include "test_util.h"
@@ -210,6 +212,114 @@ TEST(CudaLayers, DoubleKernelsMatchTheCpuToRounding) {
                 act, grad);
     EXPECT_LE(act, 1e-12);
     EXPECT_LE(grad, 1e-12);
+  }
+}
+
+// The device against the same kernels run on the host (cuda/host_exec.h, what cuda_host_test
+// checks against the CPU engine in every build): the same dropout masks bit for bit (Philox on
+// both sides), the same summation trees, so activations and gradients agree far below the CPU
+// comparison's bounds (only the device's fused multiply-adds and libm differ); then three
+// training steps with the probe and the gradient norms.
+TEST(CudaLayers, DeviceMatchesTheHostExecutor) {
+  NNET_REQUIRE_GPU();
+  for (const NetCase& c : net_cases()) {
+    SCOPED_TRACE(c.name);
+    Network net(c.arch);
+    init_params(net, Init::kDefault, 7);
+    const int m = 6, in = net.inputs();
+    std::mt19937 rng(13);
+    std::uniform_real_distribution<double> u(0.0, 1.0);
+    std::vector<double> x(static_cast<size_t>(in) * m);
+    for (double& v : x) v = u(rng);
+    std::vector<uint8_t> labels(m);
+    for (int j = 0; j < m; ++j) labels[j] = static_cast<uint8_t>(rng() % 10);
+    const NetworkD d = convert<double>(net);
+    std::unique_ptr<cuda::DeviceNet<double>> dn;
+    std::unique_ptr<cuda::HostNet<double>> hn;
+    ASSERT_TRUE(cuda::DeviceNet<double>::create(d, m, c.dense_dropout, 5, &dn).ok());
+    ASSERT_TRUE(cuda::HostNet<double>::create(d, m, c.dense_dropout, 5, &hn).ok());
+    auto& h = hn->net();
+    const bool training = has_masks(net, c.dense_dropout);
+    dn->forward_host(x.data(), m, training, 42);
+    dn->backward_host(labels.data(), m);
+    h.forward_host(x.data(), m, training, 42);
+    h.backward_host(labels.data(), m);
+    double act = 0;
+    for (int i = 0; i < layer_count(net); ++i) {
+      const size_t n = static_cast<size_t>(h.plan().layers[i].size) * m;
+      std::vector<double> a(n), b(n);
+      dn->get_activations(i, m, a.data());
+      h.get_activations(i, m, b.data());
+      act = std::max(act, rel_error(a, b));
+      const bool masked = net.spec(i).kind == LayerKind::kDropout ||
+                          (c.dense_dropout > 0 && drops_in_place(net, i));
+      if (training && masked) {
+        dn->get_mask(i, m, a.data());
+        h.get_mask(i, m, b.data());
+        EXPECT_TRUE(a == b) << "layer " << i << ": the device drew other masks than the host";
+      }
+    }
+    std::vector<double> g(d.params().size()), hg(g.size());
+    dn->get_gradient(g.data());
+    h.get_gradient(hg.data());
+    const double grad = rel_error(g, hg);
+    std::printf(
+        "  float64 on the GPU vs the host executor: %-36s activations %.2e  "
+        "gradients %.2e\n",
+        c.name, act, grad);
+    EXPECT_LE(act, 1e-13);
+    EXPECT_LE(grad, 1e-13);
+
+    // Three float steps (the last partial) with the probe and the norms, from the same state.
+    Dataset data;
+    data.rows = 1;
+    data.cols = in;
+    for (int i = 0; i < 17 * in; ++i) data.images.push_back(static_cast<float>(u(rng)));
+    for (int i = 0; i < 17; ++i) data.labels.push_back(static_cast<uint8_t>(rng() % 10));
+    std::vector<uint32_t> order(17);
+    for (uint32_t i = 0; i < 17; ++i) order[i] = (i * 7) % 17;
+    std::unique_ptr<cuda::DeviceNet<float>> df;
+    std::unique_ptr<cuda::HostNet<float>> hf;
+    ASSERT_TRUE(cuda::DeviceNet<float>::create(net, 6, c.dense_dropout, 3, &df).ok());
+    ASSERT_TRUE(cuda::HostNet<float>::create(net, 6, c.dense_dropout, 3, &hf).ok());
+    auto& hs = hf->net();
+    df->set_training(data);
+    hs.set_training(data);
+    df->set_order(order);
+    hs.set_order(order);
+    df->set_position(9, 0);
+    hs.set_position(9, 0);
+    df->set_rule({0.1, 0.999, 0.0001, 0.5});
+    hs.set_rule(0.1, 0.999, 0.0001, 0.5);
+    df->reset_probe(3, 6);
+    hs.reset_probe(3, 6);
+    for (int b = 0; b < 3; ++b) {
+      const int mb = b < 2 ? 6 : 5;
+      df->step_graph(mb, 6, 0, true);
+      hs.step(mb, 6, true, true);
+    }
+    EXPECT_EQ(df->sync_bad_step(), -1);
+    std::vector<float> p(df->param_count()), hp(p.size());
+    df->get_params(p.data());
+    hs.get_params(hp.data());
+    EXPECT_LE(rel_error(std::vector<double>(p.begin(), p.end()),
+                        std::vector<double>(hp.begin(), hp.end())),
+              1e-5);
+    std::vector<double> norms, hnorms;
+    df->get_norms(0, 3, &norms);
+    hs.get_norms(0, 3, &hnorms);
+    EXPECT_LE(rel_error(norms, hnorms), 1e-5);
+    std::vector<uint8_t> am, ham;
+    std::vector<double> cost, hcost, bn, hbn;
+    std::vector<int> pin, hpin;
+    std::vector<std::vector<uint8_t>> act1, hact1;
+    std::vector<std::vector<int>> sat, hsat;
+    df->get_probe(3, 6, &am, &cost, &pin, &act1, &sat, &bn);
+    hs.get_probe(3, 6, &ham, &hcost, &hpin, &hact1, &hsat, &hbn);
+    cost.resize(17);  // the slots' unused tail holds whatever the memory held
+    hcost.resize(17);
+    EXPECT_LE(rel_error(cost, hcost), 1e-5);
+    EXPECT_LE(rel_error(bn, hbn), 1e-5);
   }
 }
 

@@ -224,6 +224,21 @@ TEST(Distributed, ConvStackTrainingIsBitIdenticalForAnyProcessCount) {
   for (int K : {2, 3}) expect_same(one, train_in(K, arch, Init::kNetwork3, o, tr, ev), K);
 }
 
+// nnet-mpi's default chunk: batch 11 (chunks 5, 5, 1) is split evenly over neither 2 nor 3
+// processes, and 1000 samples end with a short batch of 10.
+TEST(Distributed, DefaultChunkIsBitIdenticalForAnyProcessCount) {
+  const Dataset tr = synthetic(1000, 7), ev = synthetic(300, 8);
+  TrainOptions o;
+  o.epochs = 2;
+  o.batch = 11;
+  o.eta = 1.0;
+  o.grad_chunk = kDefaultGradChunk;
+  const Architecture arch = sigmoid_architecture({784, 20, 10}, Cost::kCrossEntropy);
+  const Outcome one = train_in(1, arch, Init::kDefault, o, tr, ev);
+  EXPECT_GT(one.history.back().evaluation_correct, 120);  // it learns (chance: 30)
+  for (int K : {2, 3}) expect_same(one, train_in(K, arch, Init::kDefault, o, tr, ev), K);
+}
+
 TEST(Distributed, ChunkedGradientMatchesTheWholeBatchUpToRounding) {
   const Dataset tr = synthetic(100, 5), ev = synthetic(100, 6);
   TrainOptions o;

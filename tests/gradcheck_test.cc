@@ -7,6 +7,7 @@
 #include <random>
 
 #include "nnet/network.h"
+#include "nn/workspace.h"
 #include "nnet/train.h"
 
 namespace nnet {

@@ -2,6 +2,8 @@
 // evidence, no hint fires on the book's healthy recipes, and watching never changes training.
 #include "nnet/health.h"
 
+#include "train/probe.h"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -16,6 +18,7 @@
 #include "nnet/history.h"
 #include "nnet/recipes.h"
 #include "nnet/train.h"
+#include "nn/workspace.h"
 #include "test_util.h"
 
 namespace nnet::testing {

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # CTest install_example: the installed library is usable from outside the tree.
-#  1. `cmake --install BUILD --prefix P` into a temporary P: programs, libnnet.a, headers,
+#  1. `cmake --install BUILD --prefix P` into a temporary P: programs, the libnnet_*.a modules, headers,
 #     the CMake package and nnet.pc are where they should be;
 #  2. the installed headers compile with only the installed include path (nothing from src/);
 #  3. examples/ is configured and built out of tree with find_package(nnet) against P;
@@ -24,11 +24,11 @@ cmake --install "$build" --prefix "$prefix" >"$tmp/install.log" 2>&1 ||
 for f in bin/nnet include/nnet/train.h include/nnet/network.h include/nnet/data.h; do
   [ -e "$prefix/$f" ] || fail "$f not installed"
 done
-lib=$(cd "$prefix" && find . -name libnnet.a | head -1)
+lib=$(cd "$prefix" && find . -name libnnet_nn.a | head -1)
 config=$(cd "$prefix" && find . -name nnetConfig.cmake | head -1)
 pc=$(cd "$prefix" && find . -name nnet.pc | head -1)
 [ -n "$lib" ] && [ -n "$config" ] && [ -n "$pc" ] ||
-  fail "missing libnnet.a ($lib), nnetConfig.cmake ($config) or nnet.pc ($pc)"
+  fail "missing libnnet_nn.a ($lib), nnetConfig.cmake ($config) or nnet.pc ($pc)"
 [ -e "$prefix/$(dirname "$config")/nnetTargets.cmake" ] || fail "nnetTargets.cmake not installed"
 step "installed: bin/nnet, $lib, include/nnet ($(ls "$prefix/include/nnet" | wc -l) headers), $config, $pc"
 

@@ -1,7 +1,7 @@
 // run_isolated: the child's result and Status come back unchanged; a child that crashes, hangs,
 // runs out of its memory budget or sends too much becomes one DataError line, and the parent
 // never pays for it. Runtime: ~1 s (one test waits for a 0.5 s deadline).
-#include "isolate.h"
+#include "io/isolate.h"
 
 #include <gtest/gtest.h>
 #include <sys/resource.h>

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "nnet/network.h"
+#include "nn/workspace.h"
 #include "nnet/train.h"
 
 namespace nnet {

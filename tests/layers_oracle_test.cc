@@ -13,6 +13,7 @@
 
 #include "nnet/layers.h"
 #include "nnet/network.h"
+#include "nn/workspace.h"
 #include "test_util.h"
 
 namespace nnet {

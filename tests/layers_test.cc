@@ -10,6 +10,7 @@
 #include <random>
 
 #include "nnet/network.h"
+#include "nn/workspace.h"
 #include "nnet/pyrandom.h"
 #include "nnet/train.h"
 

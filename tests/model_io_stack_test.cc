@@ -13,9 +13,10 @@
 #include <limits>
 #include <nlohmann/json.hpp>
 
-#include "model_io_internal.h"
+#include "io/model_io_internal.h"
 #include "nnet/layers.h"
 #include "nnet/model_io.h"
+#include "nn/workspace.h"
 #include "test_util.h"
 
 namespace fs = std::filesystem;

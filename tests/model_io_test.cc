@@ -13,7 +13,7 @@
 #include <limits>
 #include <nlohmann/json.hpp>
 
-#include "model_io_internal.h"
+#include "io/model_io_internal.h"
 #include "test_util.h"
 
 namespace fs = std::filesystem;

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # nnet-mpi against nnet on real MNIST: `mpirun -np 1/2/3` must print the same lines and write
-# byte-identical models and checkpoints as `nnet --grad-chunk 5` (dense and conv), resume at a
-# different process count, and end with a clear line in bounded time when a rank dies or hangs.
+# byte-identical models and checkpoints as `nnet --grad-chunk 5` (dense and conv), with the flag
+# and without it (nnet-mpi's default chunk is 5 at any process count), resume at a different
+# process count, and end with a clear line in bounded time when a rank dies or hangs.
 # Usage: mpi_test.sh NNET NNET_MPI MPIEXEC SOURCE_DIR
 set -uo pipefail
 NNET=$1 MPI=$2 MPIEXEC=$3 SRC=$4
@@ -44,6 +45,24 @@ for k in 1 2 3; do
   $COMPARE "$T/ref-h.json" "$T/d$k-h.json" || fail "dense -np $k: history differs"
 done
 
+# No --grad-chunk: nnet-mpi's fixed default (5) at any K gives `nnet --grad-chunk 5`'s bytes.
+# Batch 11 (chunks 5, 5, 1) divides evenly over neither 2 nor 3 processes; 1000 images end with
+# a short batch of 10.
+PLAIN=(train --data "$DATA" --train-size 1000 --batch 11 --epochs 2 --eta 0.5 -q --momentum 0.3)
+"$NNET" "${PLAIN[@]}" --grad-chunk 5 --save "$T/pref.json" >"$T/pref.txt" || fail "nnet batch 11 run"
+for k in 1 2 3; do
+  run_mpi $k "${PLAIN[@]}" --save "$T/p$k.json" >"$T/p$k.txt" || fail "default chunk -np $k exited $?"
+  cmp -s "$T/pref.txt" "$T/p$k.txt" || fail "default chunk -np $k: lines differ"
+  cmp -s "$T/pref.json" "$T/p$k.json" || fail "default chunk -np $k: model differs from nnet --grad-chunk 5"
+done
+"$MPI" train --help >"$T/help.txt" || fail "nnet-mpi train --help exited $?"
+grep -q -- "--grad-chunk INT=5 " "$T/help.txt" || fail "nnet-mpi train --help: no default 5"
+run_mpi 2 "${PLAIN[@]}" --grad-chunk 0 >/dev/null 2>"$T/zero.err"
+rc=$?
+[ "$rc" -eq 2 ] || fail "--grad-chunk 0 in nnet-mpi: exit $rc, expected 2"
+grep -q "nnet: --grad-chunk: expected C >= 1 for nnet-mpi" "$T/zero.err" ||
+  fail "--grad-chunk 0 in nnet-mpi: no clear line: $(head -3 "$T/zero.err")"
+
 # Resume with a different process count: 1 epoch on 2 processes, the 2nd on 3 processes.
 run_mpi 2 "${DENSE1[@]}" --epochs 1 --checkpoint "$T/ck" >"$T/r1.txt" || fail "resume part 1"
 run_mpi 3 train --resume "$T/ck" --epochs 2 -q --save "$T/r.json" >"$T/r2.txt" ||
@@ -51,11 +70,12 @@ run_mpi 3 train --resume "$T/ck" --epochs 2 -q --save "$T/r.json" >"$T/r2.txt" |
 cat "$T/r1.txt" "$T/r2.txt" | cmp -s "$T/ref.txt" - || fail "resumed run: lines differ"
 cmp -s "$T/ref.json" "$T/r.json" || fail "resumed at -np 3: model differs from one process"
 
-# Conv stack with dropout, batch 10 in chunks of 5 (stacks are compared through checkpoints).
-CONV=(train --data "$DATA" --train-size 300 --epochs 1 --eta 0.5 --grad-chunk 5 -q --eval validation
+# Conv stack with dropout, batch 10 in chunks of 5 (stacks are compared through checkpoints);
+# nnet-mpi without --grad-chunk, its default.
+CONV=(train --data "$DATA" --train-size 300 --epochs 1 --eta 0.5 -q --eval validation
   --layers conv:4:5,maxpool:2,dropout:0.2,fc:20,softmax:10)
-"$NNET" "${CONV[@]}" --checkpoint "$T/cref" >"$T/cref.txt" || fail "nnet conv run"
-for k in 2 3; do
+"$NNET" "${CONV[@]}" --grad-chunk 5 --checkpoint "$T/cref" >"$T/cref.txt" || fail "nnet conv run"
+for k in 1 2 3; do
   run_mpi $k "${CONV[@]}" --checkpoint "$T/c$k" >"$T/c$k.txt" || fail "conv -np $k exited $?"
   cmp -s "$T/cref.txt" "$T/c$k.txt" || fail "conv -np $k: lines differ"
   $COMPARE "$T/cref/checkpoint.bin" "$T/c$k/checkpoint.bin" || fail "conv -np $k: checkpoint differs"

@@ -8,6 +8,7 @@
 
 #include "nnet/data.h"
 #include "nnet/network.h"
+#include "nn/workspace.h"
 #include "nnet/pyrandom.h"
 #include "test_util.h"
 

@@ -22,6 +22,11 @@ struct Range {
 // 0..n-1 exactly once over all ranks, sizes differing by at most one (earlier ranks larger).
 Range share(size_t n, int rank, int size);
 
+// The chunk size of a data-parallel run that names none. Fixed, so the chunking, and with it the
+// result, is the same for any process count: K processes give the bytes of one process with
+// chunks of this size. 5 cuts the book's batch of 10 in two.
+inline constexpr int kDefaultGradChunk = 5;
+
 // A mini-batch of m samples in chunks of c (c >= 1): ceil(m / c) chunks; chunk i holds samples
 // [i*c, min(m, (i+1)*c)) of the mini-batch.
 size_t chunk_count(size_t m, size_t c);

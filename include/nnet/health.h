@@ -2,15 +2,13 @@
 // saturated hidden units, vanishing/exploding gradients, overfitting, a learning rate too high,
 // bad data) and the one-line hints, with the book's cure, that the evidence supports.
 //
-// The probe never changes training: it only reads values the SGD step already computed (the
-// activations and output errors of some mini-batches) and the epoch's report, and draws no
-// random numbers, so a run is bit-identical with and without it. The library never prints: hints
-// reach the caller through TrainCallbacks::on_hint (train.h).
+// The probe (src/train/probe.h) never changes training: it only reads values the SGD step already
+// computed (the activations and output errors of some mini-batches, as the backend tallies them)
+// and the epoch's report, and draws no random numbers, so a run is bit-identical with and without
+// it. The library never prints: hints reach the caller through TrainCallbacks::on_hint (train.h).
 #pragma once
 
-#include <Eigen/Core>
 #include <limits>
-#include <set>
 #include <string>
 #include <vector>
 
@@ -18,9 +16,6 @@
 #include "nnet/network.h"
 
 namespace nnet {
-
-struct EpochReport;
-struct TrainOptions;
 
 enum class HintKind {
   kSaturatedOutputs,   // ch3: stuck on one class / outputs pinned on the wrong side (quadratic)
@@ -91,74 +86,5 @@ struct EpochHealth {
 // evaluation) lacking a class, more than thresholds.data_ratio parameters per training image.
 std::vector<Hint> check_data(const Network& net, const Dataset& training, const Dataset* evaluation,
                              const HealthThresholds& t = {});
-
-// Activations of kind `act` outside [lo, hi] count as saturated (their derivative nearly zero):
-// sigmoid outside [0.01, 0.99], tanh outside [-0.98, 0.98].
-struct SaturationBand {
-  float lo, hi;
-};
-SaturationBand saturation_band(Activation act);
-
-// The raw evidence of the mini-batches the probe read in one epoch, as the backend that ran the
-// steps gathered it (batch by batch, sample by sample, so every backend sums in the same order).
-struct ProbeTally {
-  long seen = 0;          // images read
-  long correct = 0;       // ... classified correctly
-  long pinned = 0;        // sigmoid output activations pinned on the wrong side (< 0.01 or > 0.99)
-  long outputs_seen = 0;  // sigmoid output activations read
-  double cost_sum = 0, cost_sq_sum = 0;  // sample_cost() of each image, and its square
-  int batches = 0;                       // mini-batches read
-  double seconds = 0;                    // time spent gathering
-  std::vector<long> predicted;           // (outputs) predictions per class
-  // Per weight layer but the output layer, per unit (empty where the activation does not apply):
-  std::vector<std::vector<uint8_t>> active;  // ReLU: ever > 0
-  std::vector<std::vector<int>> sat_count;   // sigmoid/tanh: samples outside saturation_band()
-  std::vector<double> bias_norm_sum;         // (weight layers) sum of |dC/db| / m per batch
-  // Empties the tally for `net` (zeroed counts of the right sizes).
-  void reset(const Network& net);
-};
-
-// Adds one mini-batch to `tally`, as a backend reads it right after that batch's SGD step (before
-// its update, with any dropout masks): the output activations `out` (outputs, m) column-major;
-// per weight layer l, its activations `layer_out[l]` (units, m) (a conv layer's before pooling) and
-// its dC/dz `delta[l]` (units, m); `labels` (m).
-void tally_batch(const Network& net, const float* out, const std::vector<const float*>& layer_out,
-                 const std::vector<const float*>& delta, const uint8_t* labels, int m,
-                 ProbeTally* tally);
-
-// Watches one run. The backend tallies a fixed subset of each epoch's mini-batches (about
-// `per_epoch` images an epoch, evenly spaced: those wants() accepts) right after their SGD step;
-// the probe turns each epoch's tally and report into evidence and hints. Watching costs a small
-// fixed amount per epoch and draws no random numbers.
-class HealthProbe {
- public:
-  HealthProbe(const Network& net, size_t training_size, const Dataset* evaluation,
-              const TrainOptions& opts, HealthThresholds t = {}, int per_epoch = 1000);
-
-  // Whether mini-batch `b` of an epoch is one the probe reads.
-  bool wants(size_t b) const { return b % stride_ == 0; }
-
-  // Closes the epoch `rep` describes: fills rep->health from `tally` (this epoch's batches) and
-  // returns the hints that fire for the first time (each kind at most once per probe).
-  std::vector<Hint> observe(const Network& net, const ProbeTally& tally, EpochReport* rep);
-
-  const HealthThresholds& thresholds() const { return t_; }
-
- private:
-  bool fire(HintKind k, int epoch, std::string message, std::vector<Hint>* out);
-
-  HealthThresholds t_;
-  size_t stride_ = 1;        // read mini-batches b with b % stride_ == 0
-  bool large_init_ = false;  // first-layer weights looked N(0, 1) when the probe was made
-  double lambda_ = 0;
-  std::vector<long> eval_class_count_;  // (10) evaluation labels per class
-  // Past epochs:
-  std::vector<EpochHealth> past_;
-  // (epochs) the training cost the learning-rate rule follows: the report's when monitored (the
-  // whole training set, with the L2 term), else the sample's, with its standard error (0: exact).
-  std::vector<double> cost_, cost_se_;
-  std::vector<double> eval_acc_;  // evaluation accuracy per observed epoch (NaN if none)
-  std::set<HintKind> fired_;
-};
 
 }  // namespace nnet

@@ -9,11 +9,10 @@
 #include <string>
 #include <vector>
 
+#include "nnet/activation.h"
 #include "nnet/status.h"
 
 namespace nnet {
-
-enum class Activation;
 
 // One sample's activations between layers: channels x height x width.
 struct Shape {

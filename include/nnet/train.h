@@ -61,8 +61,9 @@ struct TrainOptions {
   int threads = 0;                          // evaluation threads; 0 = all cores
   bool shuffle = true;                      // shuffle every epoch (network3 never shuffles)
   L2Style l2_style = L2Style::kNetwork2;
-  // Threads for the conv kernels of a training step (0 = all cores); results do not depend on it.
-  int conv_threads = 1;
+  // Threads for the conv kernels of a training step (0 = all cores, one for a layer too small to
+  // share); results do not depend on it.
+  int conv_threads = 0;
   // > 0: each mini-batch's gradient is the chunk-ordered sum (distributed.h) of the gradients of
   // fixed chunks of grad_chunk samples, so results do not depend on how many processes share the
   // chunks (TrainCallbacks::collective); 0: the whole mini-batch at once (the fused fast step).

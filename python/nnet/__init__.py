@@ -214,6 +214,8 @@ class Network:
         momentum, schedule, step_epochs, step_gamma, plateau, early_stop, record_gradients,
         shuffle, l2_style, grad_chunk, threads, conv_threads), as `nnet train`'s flag of the
         same name.
+        threads= (evaluation) and conv_threads= (a training step's conv layers) default to 0,
+        all cores, as `nnet train`; results are the same for any count.
         """
         network2 = evaluation_data is not None or lmbda != 0.0 or monitor_evaluation_cost or \
             bool(monitor_evaluation_accuracy) or monitor_training_cost or monitor_training_accuracy

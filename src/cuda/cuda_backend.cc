@@ -92,7 +92,7 @@ class CudaBackend final : public Backend {
     norms_taken_ = next_batch_;
   }
 
-  // health.h's tally_batch, folded from what the probe kernels recorded, batch by batch.
+  // engine/tally.h's tally_batch, folded from what the probe kernels recorded, batch by batch.
   void take_probe_tally(ProbeTally* t) override {
     t->reset(net_);
     if (probed_.empty()) return;

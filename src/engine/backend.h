@@ -16,8 +16,10 @@
 #include <vector>
 
 #include "nnet/dataset.h"
+#include "engine/tally.h"
 #include "nnet/health.h"
 #include "nnet/network.h"
+#include "nn/workspace.h"
 #include "nnet/status.h"
 #include "nnet/train.h"
 

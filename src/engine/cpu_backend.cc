@@ -11,7 +11,8 @@
 #include "cpu.h"
 #include "engine/backend.h"
 #include "nnet/pyrandom.h"
-#include "ordered_sum.h"
+#include "nn/workspace.h"
+#include "nn/ordered_sum.h"
 
 namespace nnet::engine {
 

@@ -163,6 +163,22 @@ def test_conv_stack_prints_the_cli_lines_and_predicts(capsys):
         nnet.Network(layers="conv:6:50,softmax:10")
 
 
+def test_conv_threads_default_gives_the_bits_of_any_count():
+    # The default (0: all cores, as `nnet train`) against 1 and 2 threads: the same weights.
+    rs = np.random.RandomState(4)
+    X = rs.rand(100, 784).astype(np.float32)
+    y = rs.randint(0, 10, 100)
+    spec = "conv:8:5,maxpool:2,conv:8:3,fc:20,softmax:10"  # both convs large enough to share
+    nets = [nnet.Network(layers=spec, activation="relu", seed=3) for _ in range(3)]
+    nets[0].fit(X, y, epochs=1, batch_size=10, eta=0.1)
+    for net, t in zip(nets[1:], (1, 2)):
+        net.fit(X, y, epochs=1, batch_size=10, eta=0.1, conv_threads=t, threads=t)
+        for a, b in zip(nets[0].weights, net.weights):
+            np.testing.assert_array_equal(a, b)
+    assert any(np.any(w != w0) for w, w0 in zip(nets[0].weights, nnet.Network(
+        layers=spec, activation="relu", seed=3).weights))  # it trained
+
+
 def test_tuple_formats_and_non_finite_input():
     rs = np.random.RandomState(2)
     X = rs.rand(6, 4)
@@ -345,3 +361,20 @@ def test_training_keywords_are_the_option_tables(capsys):
         net.fit(X, y, epochs=1, step_gamma=2.0)
     with pytest.raises(ValueError, match="^lmbda: "):
         net.fit(X, y, epochs=1, lmbda=-1.0)
+
+
+def test_device_cuda_without_a_gpu_is_one_clear_error():
+    with pytest.raises(ValueError, match="device: expected 'cpu' or 'cuda', found 'tpu'"):
+        nnet.Network([784, 30, 10], device="tpu")
+    net = nnet.Network([784, 30, 10], device="cuda")
+    (X, y), _, _ = nnet.load_data(PKL)
+    probe = subprocess.run([os.environ.get("NNET_BINARY", os.path.join(ROOT, "build", "nnet")),
+                            "train", "--device", "cuda", "--epochs", "1", "--data", PKL, "-q"],
+                           capture_output=True, text=True)
+    if probe.returncode == 0:
+        pytest.skip("a usable GPU is present: device='cuda' trains (tests/cuda_test.cc)")
+    w0 = net.weights[0].copy()
+    with pytest.raises(RuntimeError, match="--device cuda: ") as e:
+        net.fit(X[:100], y[:100], epochs=1)
+    assert "\n" not in str(e.value) and str(e.value) in probe.stderr
+    np.testing.assert_array_equal(net.weights[0], w0)  # nothing trained

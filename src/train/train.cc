@@ -9,6 +9,7 @@
 
 #include "engine/backend.h"
 #include "engine/cpu.h"
+#include "train/probe.h"
 #include "nnet/pyrandom.h"
 
 namespace nnet {

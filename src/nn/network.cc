@@ -4,10 +4,12 @@
 #include <cmath>
 #include <string>
 
-#include "conv.h"
-#include "kernels.h"
+#include "nn/conv.h"
+#include "nn/kernels.h"
+#include "nn/layer_table.h"
+#include "nn/ordered_sum.h"
+#include "nn/workspace.h"
 #include "nnet/pyrandom.h"
-#include "ordered_sum.h"
 
 namespace nnet {
 
@@ -460,19 +462,29 @@ conv::Geometry geometry(const NetworkT<T>& net, int i) {
   return g;
 }
 
+// f(j) for each sample j < m of a per-sample pass over `rows` values a sample, on the conv
+// kernels' threads (a column at a time is what Eigen does over a block anyway: same bits).
+template <class T, class F>
+void each_sample(const WorkspaceT<T>& ws, int m, int rows, F&& f) {
+  conv::parallel_for(m, ws.threads, static_cast<size_t>(rows) * m, f);
+}
+
 // d (dC/da of weight layer i on entry) becomes dC/dz: times the activation's derivative, and
 // first times the layer's own in-place dropout mask when it has one (its a holds act(z) * mask,
-// so the derivative is taken from z).
+// so the derivative is taken from z). Per sample, so a conv layer's large block is shared out.
 template <class T>
 void to_dz(const NetworkT<T>& net, int i, int m, WorkspaceT<T>& ws, bool dropout_masks) {
-  auto d = ws.delta[i].leftCols(m);
   const Activation act = net.arch().activations[net.weight_layer(i)];
-  if (dropout_masks && drops_in_place(net, i)) {
-    d.array() *= ws.mask[i].leftCols(m).array();
-    times_derivative_from_z<T>(act, ws.z[i].leftCols(m), d);
-  } else {
-    times_derivative<T>(act, ws.z[i].leftCols(m), ws.a[i].leftCols(m), d);
-  }
+  const bool masked = dropout_masks && drops_in_place(net, i);
+  each_sample(ws, m, static_cast<int>(ws.delta[i].rows()), [&](int j) {
+    auto d = ws.delta[i].col(j);
+    if (masked) {
+      d.array() *= ws.mask[i].col(j).array();
+      times_derivative_from_z<T>(act, ws.z[i].col(j), d);
+    } else {
+      times_derivative<T>(act, ws.z[i].col(j), ws.a[i].col(j), d);
+    }
+  });
 }
 
 template <class T>
@@ -482,7 +494,9 @@ void conv_forward(const NetworkT<T>& net, int i, Input<T> x, int m, WorkspaceT<T
   MatrixT<T>& z = ws.z[i];  // (F*oh*ow, max_batch)
   conv::forward<T>(geometry(net, i), p + net.weight_offset(l), p + net.bias_offset(l), x.data, x.ld,
                    m, z.data(), static_cast<int>(z.rows()), ws.threads);
-  activate<T>(net.spec(i).activation, z.leftCols(m), ws.a[i].leftCols(m));
+  each_sample(ws, m, static_cast<int>(z.rows()), [&](int j) {
+    activate<T>(net.spec(i).activation, z.col(j), ws.a[i].col(j));
+  });
 }
 
 // ws.delta[i] holds dC/dz; dC/d(input) goes to ws.delta[i-1].
@@ -554,12 +568,12 @@ void pool_forward(const NetworkT<T>& net, int i, Input<T> x, int m, WorkspaceT<T
   const int P = net.spec(i).kernel, osize = out.size();
   const bool is_max = net.spec(i).kind == LayerKind::kMaxPool;
   const T inv = T(1) / static_cast<T>(P * P);
-  for (int j = 0; j < m; ++j) {
+  each_sample(ws, m, in.size(), [&](int j) {
     const T* xj = x.data + static_cast<size_t>(j) * x.ld;  // (c, h, w)
     T* aj = ws.a[i].data() + static_cast<size_t>(j) * osize;
     int* win = is_max ? ws.argmax[i].data() + static_cast<size_t>(j) * osize : nullptr;
     if constexpr (std::is_same_v<T, float>) {
-      if (is_max && P == 2 && conv::maxpool2(xj, in.c, in.h, in.w, aj, win)) continue;
+      if (is_max && P == 2 && conv::maxpool2(xj, in.c, in.h, in.w, aj, win)) return;
     }
     for (int c = 0; c < out.c; ++c)
       for (int oy = 0; oy < out.h; ++oy)
@@ -583,7 +597,7 @@ void pool_forward(const NetworkT<T>& net, int i, Input<T> x, int m, WorkspaceT<T
             aj[o] = acc * inv;
           }
         }
-  }
+  });
 }
 
 // Routes dC/da to the max's input, or spreads it evenly over the pool (avg).
@@ -596,14 +610,14 @@ void pool_backward(const NetworkT<T>& net, int i, int m, WorkspaceT<T>& ws) {
   const bool is_max = net.spec(i).kind == LayerKind::kMaxPool;
   const T inv = T(1) / static_cast<T>(P * P);
   auto dp = ws.delta[i - 1].leftCols(m);  // (in_size, m)
-  dp.setZero();
-  for (int j = 0; j < m; ++j) {
+  each_sample(ws, m, isize, [&](int j) {
     const T* dj = ws.delta[i].data() + static_cast<size_t>(j) * osize;
     T* pj = dp.data() + static_cast<size_t>(j) * isize;
+    std::fill(pj, pj + isize, T(0));
     if (is_max) {
       const int* win = ws.argmax[i].data() + static_cast<size_t>(j) * osize;
       for (int o = 0; o < osize; ++o) pj[win[o]] += dj[o];
-      continue;
+      return;
     }
     for (int c = 0; c < out.c; ++c)
       for (int oy = 0; oy < out.h; ++oy)
@@ -612,7 +626,7 @@ void pool_backward(const NetworkT<T>& net, int i, int m, WorkspaceT<T>& ws) {
           for (int py = 0; py < P; ++py)
             for (int px = 0; px < P; ++px) pj[(c * in.h + oy * P + py) * in.w + ox * P + px] += g;
         }
-  }
+  });
 }
 
 // The factor a dropout layer applies at test time: network3 scales by 1-p, inverted does not.
@@ -857,6 +871,27 @@ double sample_cost(Cost cost, const T* a, int n, int label) {
   }
   return c;
 }
+
+template <class T>
+NetworkT<T>::NetworkT(Architecture arch) : arch_(std::move(arch)) {
+  LayerTable t = make_layer_table(&arch_);
+  rows_ = std::move(t.rows);
+  cols_ = std::move(t.cols);
+  shapes_ = std::move(t.shapes);
+  weight_index_ = std::move(t.weight_index);
+  stack_index_ = std::move(t.stack_index);
+  size_t off = 0;
+  for (int l = 0; l < layers(); ++l) {
+    offsets_.push_back(off);
+    off += static_cast<size_t>(rows(l)) * cols(l);
+    offsets_.push_back(off);
+    off += rows(l);
+  }
+  params_.assign(off, T(0));
+}
+
+template class NetworkT<float>;
+template class NetworkT<double>;
 
 #define NNET_NETWORK_INSTANTIATE(T)                                                              \
   template void init_params<T>(NetworkT<T>&, Init, uint32_t);                                    \

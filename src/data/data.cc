@@ -7,7 +7,7 @@
 #include <string>
 #include <system_error>
 
-#include "data_internal.h"
+#include "data/data_internal.h"
 
 namespace nnet {
 namespace {

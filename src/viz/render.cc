@@ -4,7 +4,7 @@
 #include <cmath>
 #include <cstdio>
 
-#include "draw_internal.h"
+#include "viz/draw_internal.h"
 #include "nnet/layers.h"
 
 namespace nnet {

@@ -1,5 +1,7 @@
 #include "nnet/health.h"
 
+#include "train/probe.h"
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -34,17 +36,9 @@ bool last_k(const std::vector<EpochHealth>& v, int k, Pred pred) {
   return true;
 }
 
-// Activation and activations (rows, S) of weight layer l in the probe's workspace.
-Activation layer_activation(const Network& net, int l) {
-  const LayerSpec& s = net.spec(net.stack_layer(l));
-  return s.kind == LayerKind::kSoftmax ? Activation::kSoftmax : s.activation;
-}
 
 }  // namespace
 
-SaturationBand saturation_band(Activation act) {
-  return act == Activation::kSigmoid ? SaturationBand{0.01f, 0.99f} : SaturationBand{-0.98f, 0.98f};
-}
 
 const char* name(HintKind k) {
   switch (k) {
@@ -141,111 +135,18 @@ HealthProbe::HealthProbe(const Network& net, size_t training_size, const Dataset
   }
 }
 
-void ProbeTally::reset(const Network& net) {
-  const int L = net.layers();
-  seen = correct = pinned = outputs_seen = 0;
-  cost_sum = cost_sq_sum = seconds = 0;
-  batches = 0;
-  predicted.assign(net.outputs(), 0);
-  active.resize(std::max(L - 1, 0));
-  sat_count.resize(std::max(L - 1, 0));
-  for (auto& v : active) std::fill(v.begin(), v.end(), 0);
-  for (auto& v : sat_count) std::fill(v.begin(), v.end(), 0);
-  bias_norm_sum.assign(L, 0.0);
-}
-
-void tally_batch(const Network& net, const float* out, const std::vector<const float*>& layer_out,
-                 const std::vector<const float*>& delta, const uint8_t* labels, int m,
-                 ProbeTally* t) {
-  const auto t0 = std::chrono::steady_clock::now();
-  const int L = net.layers();
-  const int outs = net.outputs();
-  const Cost cost = net.arch().cost;
-  const bool sigmoid_out = layer_activation(net, L - 1) == Activation::kSigmoid;
-  for (int j = 0; j < m; ++j) {
-    const float* a = out + static_cast<size_t>(j) * outs;
-    int arg = 0;
-    for (int k = 1; k < outs; ++k)
-      if (a[k] > a[arg]) arg = k;  // first maximum, like np.argmax
-    ++t->predicted[arg];
-    t->correct += (arg == labels[j]);
-    const double c = sample_cost(cost, a, outs, labels[j]);
-    t->cost_sum += c;
-    t->cost_sq_sum += c * c;
-    if (sigmoid_out) {
-      for (int k = 0; k < outs; ++k) {
-        const bool target = k == labels[j];
-        t->pinned += target ? a[k] < 0.01f : a[k] > 0.99f;  // pinned on the wrong side
-      }
-      t->outputs_seen += outs;
-    }
-  }
-  t->seen += m;
-  // Hidden units: ever active (ReLU), saturated samples (sigmoid/tanh).
-  for (int l = 0; l + 1 < L; ++l) {
-    const Activation act = layer_activation(net, l);
-    const float* a = layer_out[l];  // (units, m)
-    const size_t units = static_cast<size_t>(net.shape(net.stack_layer(l)).size());
-    if (act == Activation::kRelu) {
-      std::vector<uint8_t>& on = t->active[l];
-      if (on.size() != units) on.assign(units, 0);
-      for (int j = 0; j < m; ++j) {
-        const float* c = a + static_cast<size_t>(j) * units;
-        for (size_t u = 0; u < units; ++u) on[u] |= c[u] > 0.0f;
-      }
-    } else if (act == Activation::kSigmoid || act == Activation::kTanh) {
-      std::vector<int>& sc = t->sat_count[l];
-      if (sc.size() != units) sc.assign(units, 0);
-      const SaturationBand band = saturation_band(act);
-      int* count = sc.data();
-      // Branch-free (below + above, never both) so it vectorises: this loop was the probe's
-      // largest cost on workload 1.
-      for (int j = 0; j < m; ++j) {
-        const float* c = a + static_cast<size_t>(j) * units;
-        for (size_t u = 0; u < units; ++u)
-          count[u] += static_cast<int>(c[u] < band.lo) + static_cast<int>(c[u] > band.hi);
-      }
-    }
-  }
-  // |dC/db| of the batch's mean cost per weight layer: dC/dz summed over the batch (and, for a
-  // conv layer, over each filter's positions).
-  std::vector<double> g;
-  for (int l = 0; l < L; ++l) {
-    const int rows = net.rows(l);
-    const size_t units = static_cast<size_t>(net.shape(net.stack_layer(l)).size());
-    const size_t per = units / rows;  // positions per bias (1 unless conv)
-    g.assign(rows, 0.0);
-    for (int j = 0; j < m; ++j) {
-      const float* c = delta[l] + static_cast<size_t>(j) * units;
-      if (per == 1) {  // dense: one delta per bias, a loop that vectorises
-        for (int r = 0; r < rows; ++r) g[r] += c[r];
-      } else {
-        for (int r = 0; r < rows; ++r)
-          for (size_t q = 0; q < per; ++q) g[r] += c[r * per + q];
-      }
-    }
-    double sq = 0;
-    for (double v : g) sq += v * v;
-    t->bias_norm_sum[l] += std::sqrt(sq) / m;
-  }
-  ++t->batches;
-  t->seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
-
 bool HealthProbe::fire(HintKind k, int epoch, std::string message, std::vector<Hint>* out) {
   if (!fired_.insert(k).second) return false;
   out->push_back({k, epoch, std::move(message)});
   return true;
 }
 
-std::vector<Hint> HealthProbe::observe(const Network& net, const ProbeTally& t,
-                                       EpochReport* rep) {
-  const auto t0 = std::chrono::steady_clock::now();
+namespace {
+
+// The epoch's evidence from its tally (t.seen > 0).
+EpochHealth evidence(const Network& net, const ProbeTally& t) {
   EpochHealth h;
   const int L = net.layers();
-  std::vector<Hint> hints;
-  if (t.seen == 0) return hints;
-  const Cost cost = net.arch().cost;
   h.sample = static_cast<int>(t.seen);
   h.sample_cost = t.cost_sum / static_cast<double>(t.seen);
   // Each epoch samples other images, so its mean cost moves by this much without any trend.
@@ -276,28 +177,18 @@ std::vector<Hint> HealthProbe::observe(const Network& net, const ProbeTally& t,
     h.saturated_share.push_back(sat);
   }
   for (int l = 0; l < L; ++l) h.bias_grad_norm.push_back(t.bias_norm_sum[l] / t.batches);
-  const double watched = t.seconds;
-  const int S = h.sample;
+  return h;
+}
 
-  const int epoch = rep->epoch;
-  const double eval_acc = rep->evaluation_correct >= 0 && rep->evaluation_total > 0
-                              ? static_cast<double>(rep->evaluation_correct) /
-                                    static_cast<double>(rep->evaluation_total)
-                              : EpochHealth::kNone;
-  past_.push_back(h);
-  const bool full_cost = rep->training_cost >= 0;  // monitored: exact, on all training images
-  cost_.push_back(full_cost ? rep->training_cost : h.sample_cost);
-  cost_se_.push_back(full_cost ? 0.0 : h.sample_cost_se);
-  eval_acc_.push_back(eval_acc);
-  const std::string at = "hint: " + epoch_prefix(epoch);
-  const bool quadratic = cost == Cost::kQuadratic;
-  const std::string setup =
-      std::string("with ") + name(cost) + " cost" + (large_init_ ? " and N(0,1) weights" : "");
-  const std::string cure = quadratic || large_init_
-                               ? std::string("; try") + (quadratic ? " --cost cross-entropy" : "") +
-                                     (large_init_ ? " --init default" : "")
-                               : std::string("; try a smaller --eta or --init default");
+}  // namespace
 
+void HealthProbe::saturated_outputs(const Seen& s, std::vector<Hint>* out) {
+  const EpochHealth& h = s.h;
+  const EpochReport* rep = s.rep;
+  const int epoch = s.epoch;
+  const double eval_acc = s.eval_acc;
+  const bool quadratic = s.quadratic;
+  const std::string &at = s.at, &setup = s.setup, &cure = s.cure;
   // Saturated outputs: stuck on one class, or (quadratic) outputs pinned on the wrong side.
   if (last_k(past_, t_.one_class_epochs, [&](const EpochHealth& e) {
         return e.top_class == h.top_class && e.top_class_share >= t_.one_class;
@@ -318,7 +209,7 @@ std::vector<Hint> HealthProbe::observe(const Network& net, const ProbeTally& t,
              (quadratic ? ": the learning slowdown of chapter 3 (saturated outputs)"
                         : ": saturated outputs (chapter 3)") +
              cure,
-         &hints);
+         out);
   }
   if (quadratic && last_k(past_, t_.output_epochs, [&](const EpochHealth& e) {
         return e.output_saturation >= t_.output_saturation;
@@ -327,8 +218,15 @@ std::vector<Hint> HealthProbe::observe(const Network& net, const ProbeTally& t,
          at + pct(h.output_saturation) + " of output activations pinned near 0/1 on the wrong " +
              "side of their target for " + std::to_string(t_.output_epochs) + " epochs " + setup +
              ": the learning slowdown of chapter 3 (sigma'(z) ~ 0)" + cure,
-         &hints);
+         out);
+}
 
+void HealthProbe::hidden_units(const Seen& s, std::vector<Hint>* out) {
+  const Network& net = s.net;
+  const EpochHealth& h = s.h;
+  const int L = net.layers(), S = h.sample;
+  const int epoch = s.epoch;
+  const std::string& at = s.at;
   // Hidden units.
   for (int l = 0; l + 1 < L; ++l) {
     auto layer_share = [&](const EpochHealth& e, bool dead) {
@@ -342,7 +240,7 @@ std::vector<Hint> HealthProbe::observe(const Network& net, const ProbeTally& t,
                " of ReLU units never activate on " + std::to_string(S) +
                " sampled training images (dead units get no gradient); try a smaller --eta, --init "
                "he",
-           &hints);
+           out);
     if (last_k(past_, t_.unit_epochs,
                [&](const EpochHealth& e) { return layer_share(e, false) >= t_.saturated_units; }))
       fire(HintKind::kSaturatedUnits, epoch,
@@ -352,9 +250,16 @@ std::vector<Hint> HealthProbe::observe(const Network& net, const ProbeTally& t,
                "learn)" +
                (large_init_ ? " with N(0,1) weights; try --init default (chapter 3)"
                             : "; try a smaller --eta or --init default (chapter 3)"),
-           &hints);
+           out);
   }
+}
 
+void HealthProbe::gradients(const Seen& s, std::vector<Hint>* out) {
+  const Network& net = s.net;
+  const EpochHealth& h = s.h;
+  const int L = net.layers();
+  const int epoch = s.epoch;
+  const std::string& at = s.at;
   // Gradients: first layer against the last (chapter 5).
   if (L >= 2) {
     auto ratio = [&](const EpochHealth& e) {
@@ -376,16 +281,21 @@ std::vector<Hint> HealthProbe::observe(const Network& net, const ProbeTally& t,
            at + norms + ": the first layer learns " + num(1.0 / r, "%.0f") +
                "x slower, the vanishing gradient of chapter 5; try fewer layers" +
                (squashing ? ", --activation relu" : "") + (large_init_ ? ", --init default" : ""),
-           &hints);
+           out);
     if (last_k(past_, t_.gradient_epochs,
                [&](const EpochHealth& e) { return ratio(e) >= t_.gradient_ratio; }))
       fire(HintKind::kExplodingGradient, epoch,
            at + norms + ": the first layer's gradient is " + num(r, "%.0f") +
                "x the last's, the exploding gradient of chapter 5; try a smaller --eta or "
                "--init default",
-           &hints);
+           out);
   }
+}
 
+void HealthProbe::learning_rate(const Seen& s, std::vector<Hint>* out) {
+  const int epoch = s.epoch;
+  const EpochReport* rep = s.rep;
+  const std::string& at = s.at;
   // Learning rate: within the last 5 epochs, bad_epochs epochs whose evaluation accuracy fell by
   // accuracy_drop or more, or whose training cost rose by cost_rise or more (rising or
   // oscillating). A sampled cost must also rise by more than its noise (cost_rise_z standard
@@ -416,8 +326,16 @@ std::vector<Hint> HealthProbe::observe(const Network& net, const ProbeTally& t,
                std::to_string(past_.size() - first) + " epochs (" + evidence + ") at eta " +
                num(rep->eta, "%g") + ": the learning rate is too high (chapter 3); try --eta " +
                num(rep->eta / 4, "%g") + " or --schedule plateau",
-           &hints);
+           out);
   }
+}
+
+void HealthProbe::overfitting(const Seen& s, std::vector<Hint>* out) {
+  const EpochHealth& h = s.h;
+  const EpochReport* rep = s.rep;
+  const double eval_acc = s.eval_acc;
+  const int epoch = s.epoch;
+  const std::string& at = s.at;
   // Overfitting: training accuracy (the report's, else the sample's) far above evaluation
   // accuracy, with no better evaluation accuracy for overfit_stall epochs or a quarter of the run,
   // whichever is longer: learning slows as it goes, and a long run that still creeps up (the book's
@@ -443,9 +361,43 @@ std::vector<Hint> HealthProbe::observe(const Network& net, const ProbeTally& t,
                pct(eval_acc_[best]) + "): overfitting (chapter 3); try " +
                (lambda_ > 0 ? "a larger --lambda" : "--lambda 0.1") +
                ", --early-stop 10, or more training data (--expand)",
-           &hints);
+           out);
   }
+}
 
+std::vector<Hint> HealthProbe::observe(const Network& net, const ProbeTally& t,
+                                       EpochReport* rep) {
+  const auto t0 = std::chrono::steady_clock::now();
+  std::vector<Hint> hints;
+  if (t.seen == 0) return hints;
+  EpochHealth h = evidence(net, t);
+  const Cost cost = net.arch().cost;
+  const double watched = t.seconds;
+  const int epoch = rep->epoch;
+  const double eval_acc = rep->evaluation_correct >= 0 && rep->evaluation_total > 0
+                              ? static_cast<double>(rep->evaluation_correct) /
+                                    static_cast<double>(rep->evaluation_total)
+                              : EpochHealth::kNone;
+  past_.push_back(h);
+  const bool full_cost = rep->training_cost >= 0;  // monitored: exact, on all training images
+  cost_.push_back(full_cost ? rep->training_cost : h.sample_cost);
+  cost_se_.push_back(full_cost ? 0.0 : h.sample_cost_se);
+  eval_acc_.push_back(eval_acc);
+  const std::string at0 = "hint: " + epoch_prefix(epoch);
+  const bool quadratic = cost == Cost::kQuadratic;
+  const std::string setup0 =
+      std::string("with ") + name(cost) + " cost" + (large_init_ ? " and N(0,1) weights" : "");
+  const std::string cure0 = quadratic || large_init_
+                               ? std::string("; try") + (quadratic ? " --cost cross-entropy" : "") +
+                                     (large_init_ ? " --init default" : "")
+                               : std::string("; try a smaller --eta or --init default");
+
+  const Seen seen{net, h, rep, epoch, eval_acc, quadratic, at0, setup0, cure0};
+  saturated_outputs(seen, &hints);
+  hidden_units(seen, &hints);
+  gradients(seen, &hints);
+  learning_rate(seen, &hints);
+  overfitting(seen, &hints);
   h.seconds =
       watched + std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   rep->health = std::move(h);

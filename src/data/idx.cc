@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "data_internal.h"
+#include "data/data_internal.h"
 #include "nnet/data.h"
 
 namespace nnet {

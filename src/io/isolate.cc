@@ -1,4 +1,4 @@
-#include "isolate.h"
+#include "io/isolate.h"
 
 #include <fcntl.h>
 #include <poll.h>

@@ -19,7 +19,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "data_internal.h"
+#include "data/data_internal.h"
 #include "nnet/data.h"
 
 namespace nnet {

@@ -14,6 +14,7 @@
 #include <limits>
 
 #include "nnet/pyrandom.h"
+#include "nn/workspace.h"
 
 namespace nnet {
 

@@ -1,5 +1,5 @@
 // Convolution kernels: the naive oracle and the dispatching entry points (see conv.h).
-#include "conv.h"
+#include "nn/conv.h"
 
 #include <algorithm>
 #include <atomic>
@@ -11,7 +11,7 @@
 #include <type_traits>
 #include <vector>
 
-#include "ordered_sum.h"
+#include "nn/ordered_sum.h"
 
 #if defined(__AVX512F__)
 // GCC 12's AVX-512 headers (also used by Eigen) trip -Wmaybe-uninitialized
@@ -322,6 +322,17 @@ inline int chunk_begin(int m, int chunks, int i) {
   return static_cast<int>(static_cast<long>(m) * i / chunks);
 }
 
+// The chunk a backward_params task computes: larger chunks first (batch 10 is chunks of 2, 3,
+// 2, 3; in index order two threads would end on 4 and 6 samples, largest first on 5 and 5).
+// Which task computes a chunk never changes its sum, nor the chunk-order reduction after.
+inline int chunk_of_task(int m, int chunks, int task) {
+  int order[kParamChunks];
+  for (int i = 0; i < chunks; ++i) order[i] = i;
+  auto size = [&](int i) { return chunk_begin(m, chunks, i + 1) - chunk_begin(m, chunks, i); };
+  std::stable_sort(order, order + chunks, [&](int a, int b) { return size(a) > size(b); });
+  return order[task];
+}
+
 #if defined(__AVX512F__)
 #define NNET_FAST_FLOAT 1
 
@@ -422,33 +433,36 @@ void gemm(int rows, int cols, int K, const float* A, long ars, long aks, const f
 }
 
 // colT (P, ldq) row-major: colT[oy*ow + ox][q], each (c, ky) a run of k input floats moved with
-// one masked load/store (k <= 16), so the weight gradient's GEMM reads q contiguously.
-void im2col_t(const Geometry& g, const float* x, float* colT, size_t ldq) {
-  const int oh = g.out_h(), ow = g.out_w(), k = g.k, s = g.stride;
-  const int patch = g.patch();
-  for (int oy = 0; oy < oh; ++oy)
-    for (int ox = 0; ox < ow; ++ox) {
-      float* dst = colT + size_t(oy * ow + ox) * ldq;
-      const int ix0 = ox * s - g.pad;
-      // Lanes kx whose column ix0 + kx is inside the row.
-      const int kx_lo = std::max(0, -ix0), kx_hi = std::min(k, g.w - ix0);
-      const __mmask16 valid =
-          kx_hi > kx_lo ? static_cast<__mmask16>(lanes(kx_hi) & ~lanes(kx_lo)) : __mmask16(0);
-      const __mmask16 all = lanes(k);
-      for (int c = 0; c < g.c; ++c)
-        for (int ky = 0; ky < k; ++ky) {
-          const int iy = oy * s + ky - g.pad;
-          float* d = dst + (c * k + ky) * k;
-          __m512 v = _mm512_setzero_ps();
-          if (iy >= 0 && iy < g.h && valid) {
-            // Masked lanes never touch memory, so the base may sit left of the row's start.
-            const float* src = x + (static_cast<long>(c * g.h + iy) * g.w + ix0);
-            v = _mm512_maskz_loadu_ps(valid, src);
-          }
-          _mm512_mask_storeu_ps(d, all, v);
+// one masked load/store (k <= 16), so the weight gradient's GEMM reads q contiguously. Only the
+// output rows oy in [oy0, oy1), to colT's rows from 0.
+void im2col_t(const Geometry& g, const float* x, int oy0, int oy1, float* colT, size_t ldq) {
+  const int ow = g.out_w(), k = g.k, s = g.stride;
+  const __mmask16 all = lanes(k);
+  // Per output column, the lanes kx whose input column ox*s - pad + kx is inside the row.
+  thread_local std::vector<__mmask16> valid_buf;
+  valid_buf.resize(ow);
+  __mmask16* const valid = valid_buf.data();  // read through a local pointer: stores below
+                                              // would otherwise make the compiler reload it
+  for (int ox = 0; ox < ow; ++ox) {
+    const int ix0 = ox * s - g.pad;
+    const int kx_lo = std::max(0, -ix0), kx_hi = std::min(k, g.w - ix0);
+    valid[ox] = kx_hi > kx_lo ? static_cast<__mmask16>(lanes(kx_hi) & ~lanes(kx_lo)) : 0;
+  }
+  const __m512 zero = _mm512_setzero_ps();
+  for (int oy = oy0; oy < oy1; ++oy)
+    for (int c = 0; c < g.c; ++c)
+      for (int ky = 0; ky < k; ++ky) {
+        const int iy = oy * s + ky - g.pad;
+        float* d = colT + size_t(oy - oy0) * ow * ldq + (c * k + ky) * k;
+        if (iy < 0 || iy >= g.h) {
+          for (int ox = 0; ox < ow; ++ox) _mm512_mask_storeu_ps(d + ox * ldq, all, zero);
+          continue;
         }
-      (void)patch;
-    }
+        // Masked lanes never touch memory, so the base may sit left of the row's start.
+        const float* src = x + (static_cast<long>(c * g.h + iy) * g.w - g.pad);
+        for (int ox = 0; ox < ow; ++ox)
+          _mm512_mask_storeu_ps(d + ox * ldq, all, _mm512_maskz_loadu_ps(valid[ox], src + ox * s));
+      }
 }
 
 void forward_fast(const Geometry& g, const float* W, const float* b, const float* X, int ldx, int m,
@@ -486,7 +500,8 @@ void backward_params_fast(const Geometry& g, const float* X, int ldx, const floa
   // Partial sums G_i (F, ldq) row-major, i.e. dW transposed per chunk, and db_i (F).
   const size_t part = size_t(F) * ldq + round16(F);
   float* parts = scratch<float>(1, part * chunks);
-  parallel(chunks, threads, [&](int i) {
+  parallel(chunks, threads, [&](int task) {
+    const int i = chunk_of_task(m, chunks, task);
     float* G = parts + part * i;
     float* gb = G + size_t(F) * ldq;
     std::fill(G, G + part, 0.0f);
@@ -495,7 +510,7 @@ void backward_params_fast(const Geometry& g, const float* X, int ldx, const floa
       const float* x = X + size_t(j) * ldx;
       const float* dz = dZ + size_t(j) * ldz;  // (F, P)
       if (masked_runs) {
-        im2col_t(g, x, colT, ldq);
+        im2col_t(g, x, 0, g.out_h(), colT, ldq);
       } else {  // kernels wider than a vector: im2col, then transpose
         float* col = colT + size_t(P) * ldq;
         im2col(g, x, col, ldp);
@@ -519,6 +534,47 @@ void backward_params_fast(const Geometry& g, const float* X, int ldx, const floa
       for (int f = 0; f < F; ++f) dW[f + size_t(F) * q] += G[size_t(f) * ldq + q];
     for (int f = 0; f < F; ++f) db[f] += G[size_t(F) * ldq + f];
   }
+}
+
+// r[i] <- column i of the 16 x 16 block whose rows are r[0..15] (values moved, never changed).
+inline void transpose16(__m512 r[16]) {
+  __m512 t[16];
+  for (int i = 0; i < 16; i += 2) {  // pairs of rows interleaved within 128-bit lanes
+    t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+    t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+  }
+  for (int i = 0; i < 16; i += 4) {  // 4 x 4 blocks transposed within 128-bit lanes
+    r[i] = _mm512_shuffle_ps(t[i], t[i + 2], 0x44);
+    r[i + 1] = _mm512_shuffle_ps(t[i], t[i + 2], 0xEE);
+    r[i + 2] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0x44);
+    r[i + 3] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
+  }
+  for (int i = 0; i < 4; ++i) {  // then the 128-bit lanes themselves
+    t[i] = _mm512_shuffle_f32x4(r[i], r[i + 4], 0x88);
+    t[i + 4] = _mm512_shuffle_f32x4(r[i], r[i + 4], 0xDD);
+    t[i + 8] = _mm512_shuffle_f32x4(r[i + 8], r[i + 12], 0x88);
+    t[i + 12] = _mm512_shuffle_f32x4(r[i + 8], r[i + 12], 0xDD);
+  }
+  for (int i = 0; i < 8; ++i) {
+    r[i] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0x88);
+    r[i + 8] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0xDD);
+  }
+}
+
+// D (P, ldd) = X (F, P)^T in 16 x 16 register blocks (was a scalar loop: for conv:40:5, as much
+// time as a fifth of the weight gradient's products). Lanes F..ldd-1 of D's rows get zeros;
+// ldd is a multiple of 16.
+void transpose(const float* X, int F, int P, float* D, int ldd) {
+  for (int f0 = 0; f0 < F; f0 += 16)
+    for (int p0 = 0; p0 < P; p0 += 16) {
+      const int nf = std::min(16, F - f0), np = std::min(16, P - p0);
+      __m512 r[16];
+      for (int i = 0; i < 16; ++i)
+        r[i] = i < nf ? _mm512_maskz_loadu_ps(lanes(np), X + size_t(f0 + i) * P + p0)
+                      : _mm512_setzero_ps();
+      transpose16(r);
+      for (int i = 0; i < np; ++i) _mm512_storeu_ps(D + size_t(p0 + i) * ldd + f0, r[i]);
+    }
 }
 
 // ---- Stride 1: k shifted copies of the input instead of im2col ----
@@ -598,7 +654,13 @@ void tile_n(const float* A, long ars, long aks, long aseg, const float* B, long 
       const float* b = Bs + (kTable ? long(koff[k]) : k * ldb);
       __m512 bv[NV];
       NNET_UNROLL
-      for (int v = 0; v < NV; ++v) bv[v] = _mm512_maskz_loadu_ps(mk[v], b + 16 * v);
+      for (int v = 0; v < NV; ++v) {
+        bv[v] = _mm512_maskz_loadu_ps(mk[v], b + 16 * v);
+        // Four vectors: keep each in a register. GCC otherwise folds the load into each row's
+        // FMA, NR loads of it per k instead of one, and the tile waits on loads, not FMAs
+        // (backward_input's 5 x 4 tile: -35% time). Narrower tiles it already compiles well.
+        if constexpr (NV >= 4) __asm__("" : "+v"(bv[v]));
+      }
       const float* a = As + k * aks;
       NNET_UNROLL
       for (int r = 0; r < NR; ++r) {
@@ -686,6 +748,18 @@ void forward_shift(const Geometry& g, const float* W, const float* b, const floa
 void backward_input_shift(const Geometry& g, const float* W, const float* dZ, int ldz, int m,
                           float* dX, int ldx, int threads) {
   const int P = g.out_h() * g.out_w(), F = g.filters, k = g.k, ow = g.out_w(), hp = hpad(g);
+  // For dX below: per 16-column block i0 and kx, the lanes of kx's run and where it is read,
+  // relative to plane (c, 0) row iy. They depend on neither c, iy nor the sample.
+  const int blocks = (g.w + 15) / 16;
+  std::vector<__mmask16> run_lanes(size_t(blocks) * k);
+  std::vector<long> run_at(size_t(blocks) * k);
+  for (int b = 0; b < blocks; ++b)
+    for (int kx = 0; kx < k; ++kx) {
+      const int i0 = 16 * b, off = kx - g.pad;  // ix = ox + off
+      const int lb = std::max(0, off), ub = std::min(g.w, ow + off);
+      run_lanes[b * k + kx] = static_cast<__mmask16>(lanes(ub - i0) & ~lanes(lb - i0));
+      run_at[b * k + kx] = shift_row(g, 0, 0, kx) + long(g.pad) * ow + (i0 - off);
+    }
   parallel(m, threads, [&](int j) {
     float* dS = scratch<float>(0, shift_size(g));
     const int oh = g.out_h();
@@ -721,20 +795,20 @@ void backward_input_shift(const Geometry& g, const float* W, const float* dZ, in
     // dX(c, iy, ix) = sum over kx of dS(c, kx, iy + pad, ix + pad - kx).
     // Vectors of 16 ix; the lanes of kx's run are ix in [max(0, off), min(w, ow + off)), read
     // from s + ix - off (masked lanes never touch memory). Sums in kx order from 0.
+    // (The masks and offsets come from the tables above: computing them here cost a third of
+    // the whole backward_input for the book's conv:40:5.)
     float* dx = dX + size_t(j) * ldx;
     for (int c = 0; c < g.c; ++c)
       for (int iy = 0; iy < g.h; ++iy) {
         float* row = dx + size_t(c * g.h + iy) * g.w;
-        for (int i0 = 0; i0 < g.w; i0 += 16) {
+        const float* s = dS + shift_row(g, c, 0, 0) + long(iy) * ow;
+        for (int b = 0; b < blocks; ++b) {
+          const __mmask16* lane = &run_lanes[size_t(b) * k];
+          const long* at = &run_at[size_t(b) * k];
           __m512 acc = _mm512_setzero_ps();
-          for (int kx = 0; kx < k; ++kx) {
-            const float* s = dS + shift_row(g, c, 0, kx) + long(iy + g.pad) * ow;
-            const int off = kx - g.pad;  // ix = ox + off
-            const int lb = std::max(0, off), ub = std::min(g.w, ow + off);
-            const __mmask16 valid = static_cast<__mmask16>(lanes(ub - i0) & ~lanes(lb - i0));
-            acc = _mm512_add_ps(acc, _mm512_maskz_loadu_ps(valid, s + (i0 - off)));
-          }
-          _mm512_mask_storeu_ps(row + i0, lanes(g.w - i0), acc);
+          for (int kx = 0; kx < k; ++kx)
+            acc = _mm512_add_ps(acc, _mm512_maskz_loadu_ps(lane[kx], s + at[kx]));
+          _mm512_mask_storeu_ps(row + 16 * b, lanes(g.w - 16 * b), acc);
         }
       }
   });
@@ -750,7 +824,8 @@ void backward_params_shift(const Geometry& g, const float* X, int ldx, const flo
   // Partial sums G_i (patch, F) row-major, i.e. dW's own layout, then db_i (F).
   const size_t part = size_t(patch) * F + round16(F);
   float* parts = scratch<float>(1, part * chunks);
-  parallel(chunks, threads, [&](int i) {
+  parallel(chunks, threads, [&](int task) {
+    const int i = chunk_of_task(m, chunks, task);
     const int j0 = chunk_begin(m, chunks, i), n = chunk_begin(m, chunks, i + 1) - j0;
     float* G = parts + part * i;
     float* gb = G + size_t(patch) * F;
@@ -759,9 +834,7 @@ void backward_params_shift(const Geometry& g, const float* X, int ldx, const flo
     for (int j = 0; j < n; ++j) {
       build_shift(g, X + size_t(j0 + j) * ldx, S + ss * j);
       const float* dz = dZ + size_t(j0 + j) * ldz;  // (F, P)
-      float* d = D + ts * j;                        // (P, Fp)
-      for (int p = 0; p < P; ++p)                   // contiguous stores, strided loads
-        for (int f = 0; f < F; ++f) d[size_t(p) * Fp + f] = dz[size_t(f) * P + p];
+      transpose(dz, F, P, D + ts * j, Fp);          // (P, Fp)
     }
     // db_i (F) = sum over the chunk's samples and p of dZ^T (p, F): the same tile with a row of
     // ones (a * 1 + acc is exact), F lanes at a time instead of a serial sum per filter.
@@ -790,10 +863,62 @@ void backward_params_shift(const Geometry& g, const float* X, int ldx, const flo
         gemm_n<4, false, 6>(k, F, t);
       }
   });
+  // Every element adds chunk 0, 1, 2, ... in that order; the elements are split over the threads
+  // (for conv:40:5 that is 4 x 20,000 adds, and half the partial sums sit in the other core's
+  // cache).
+  const size_t nw = size_t(patch) * F, half = nw / 32 * 16;
+  parallel(2, threads, [&](int t) {
+    const size_t e0 = t == 0 ? 0 : half, e1 = t == 0 ? half : nw;
+    for (int i = 0; i < chunks; ++i) {  // fixed order: chunk 0, 1, 2, ...
+      const float* G = parts + part * i;
+      for (size_t e = e0; e < e1; ++e) dW[e] += G[e];
+      if (t == 1)
+        for (int f = 0; f < F; ++f) db[f] += G[nw + f];
+    }
+  });
+}
+
+// Stride 1 with a small patch (the book's conv:20:5 on 1x28x28: 25 weights per filter): the
+// same sums as backward_params_shift, with the patch in the vector lanes instead of the filters.
+// Rows = filters, broadcast from dZ_j's own rows (no transposed copy of dZ: for 20 filters x 576
+// positions that copy cost as much as the products), columns = q, read from im2col_t rows, plus
+// one lane of ones whose column is db. Every G(f, q) is the same chain of FMAs over (sample,
+// position) as there, and a*b = b*a, so the bits are the same.
+bool params_in_lanes(const Geometry& g) { return g.stride == 1 && g.k <= 16 && g.patch() < 32; }
+
+void backward_params_lanes(const Geometry& g, const float* X, int ldx, const float* dZ, int ldz,
+                           int m, float* dW, float* db, int threads) {
+  const int P = g.out_h() * g.out_w(), patch = g.patch(), F = g.filters;
+  constexpr int kLd = 32;  // a row of T: the patch, the ones lane, unused lanes
+  const int ow = g.out_w(), oh = g.out_h();
+  const int rows = std::max(1, 96 / ow);  // output rows per piece of T (12 KB): T stays in L1
+  const int chunks = chunks_for(m);
+  const size_t part = size_t(F) * kLd;  // G_i (F, kLd) row-major: dW_i^T, then db_i in lane patch
+  float* parts = scratch<float>(1, part * chunks);
+  parallel(chunks, threads, [&](int task) {
+    const int i = chunk_of_task(m, chunks, task);
+    float* G = parts + part * i;
+    std::fill(G, G + part, 0.0f);
+    float* T = scratch<float>(0, size_t(rows) * ow * kLd);
+    for (int r = 0; r < rows * ow; ++r) T[size_t(r) * kLd + patch] = 1.0f;
+    for (int j = chunk_begin(m, chunks, i); j < chunk_begin(m, chunks, i + 1); ++j) {
+      const float* x = X + size_t(j) * ldx;
+      const float* dz = dZ + size_t(j) * ldz;  // (F, P)
+      for (int oy = 0; oy < oh; oy += rows) {
+        const int oy1 = std::min(oh, oy + rows), p0 = oy * ow;
+        im2col_t(g, x, oy, oy1, T, kLd);
+        // G (F, patch + 1) += dZ_j(:, p0:p1) [T | 1] (chained on from the last piece: exact)
+        gemm_n<2, false, kMaxRows>(F, patch + 1,
+                                   TileArgs{dz + p0, P, 1, 0, T, kLd, nullptr, 0, 1,
+                                            (oy1 - oy) * ow, G, kLd, nullptr, true});
+      }
+    }
+  });
   for (int i = 0; i < chunks; ++i) {  // fixed order: chunk 0, 1, 2, ...
     const float* G = parts + part * i;
-    for (size_t e = 0; e < size_t(patch) * F; ++e) dW[e] += G[e];
-    for (int f = 0; f < F; ++f) db[f] += G[size_t(patch) * F + f];
+    for (int q = 0; q < patch; ++q)
+      for (int f = 0; f < F; ++f) dW[f + size_t(F) * q] += G[size_t(f) * kLd + q];
+    for (int f = 0; f < F; ++f) db[f] += G[size_t(f) * kLd + patch];
   }
 }
 
@@ -843,7 +968,8 @@ void backward_params_eigen(const Geometry& g, const T* X, int ldx, const T* dZ, 
   const int chunks = chunks_for(m);
   const size_t part = size_t(F) * patch + F;
   T* parts = scratch<T>(1, part * chunks);
-  parallel(chunks, threads, [&](int i) {
+  parallel(chunks, threads, [&](int task) {
+    const int i = chunk_of_task(m, chunks, task);
     T* G = parts + part * i;  // (F, patch) column-major, then db (F)
     std::fill(G, G + part, T(0));
     Eigen::Map<ColMat<T>> gw(G, F, patch);
@@ -864,11 +990,28 @@ void backward_params_eigen(const Geometry& g, const T* X, int ldx, const T* dZ, 
   }
 }
 
+// threads == 0 (all cores) for a call with less work than this: one thread, since handing its
+// tasks to another core would cost about what sharing saves. Never changes a result.
+constexpr double kMinSharedFlops = 1e6;
+
+int threads_for(int threads, const Geometry& g, int m) {
+  if (threads != 0) return threads;
+  const double flops = 2.0 * g.filters * g.patch() * g.out_h() * g.out_w() * m;
+  return flops < kMinSharedFlops ? 1 : 0;
+}
+
 }  // namespace
+
+void parallel_for(int tasks, int threads, size_t elements, const std::function<void(int)>& fn) {
+  // An elementwise pass over fewer elements is over before a handoff would pay.
+  constexpr size_t kMinSharedElements = 32768;
+  parallel(tasks, threads == 0 && elements < kMinSharedElements ? 1 : threads, fn);
+}
 
 template <class T>
 void forward(const Geometry& g, const T* W, const T* b, const T* X, int ldx, int m, T* Z, int ldz,
              int threads) {
+  threads = threads_for(threads, g, m);
 #ifdef NNET_FAST_FLOAT
   if constexpr (std::is_same_v<T, float>) {
     if (g.stride == 1) return forward_shift(g, W, b, X, ldx, m, Z, ldz, threads);
@@ -881,6 +1024,7 @@ void forward(const Geometry& g, const T* W, const T* b, const T* X, int ldx, int
 template <class T>
 void backward_input(const Geometry& g, const T* W, const T* dZ, int ldz, int m, T* dX, int ldx,
                     int threads) {
+  threads = threads_for(threads, g, m);
 #ifdef NNET_FAST_FLOAT
   if constexpr (std::is_same_v<T, float>) {
     if (g.stride == 1) return backward_input_shift(g, W, dZ, ldz, m, dX, ldx, threads);
@@ -893,8 +1037,10 @@ void backward_input(const Geometry& g, const T* W, const T* dZ, int ldz, int m, 
 template <class T>
 void backward_params(const Geometry& g, const T* X, int ldx, const T* dZ, int ldz, int m, T* dW,
                      T* db, int threads) {
+  threads = threads_for(threads, g, m);
 #ifdef NNET_FAST_FLOAT
   if constexpr (std::is_same_v<T, float>) {
+    if (params_in_lanes(g)) return backward_params_lanes(g, X, ldx, dZ, ldz, m, dW, db, threads);
     if (g.stride == 1) return backward_params_shift(g, X, ldx, dZ, ldz, m, dW, db, threads);
     return backward_params_fast(g, X, ldx, dZ, ldz, m, dW, db, threads);
   }

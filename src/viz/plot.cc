@@ -8,7 +8,7 @@
 #include <functional>
 #include <limits>
 
-#include "draw_internal.h"
+#include "viz/draw_internal.h"
 #include "nnet/fileio.h"
 #include "nnet/layers.h"
 

@@ -1,4 +1,4 @@
-#include "kernels.h"
+#include "nn/kernels.h"
 
 #if defined(__AVX512F__)
 // GCC 12's own AVX-512 headers trip -Wmaybe-uninitialized (_mm512_undefined_ps): a false alarm.

@@ -6,6 +6,7 @@
 #include <sstream>
 #include <type_traits>
 
+#include "nnet/distributed.h"
 #include "nnet/pyrandom.h"
 
 namespace nnet {
@@ -14,6 +15,8 @@ namespace {
 
 using R = RunOptions;
 using T = TrainOptions;
+static_assert(kDefaultGradChunk == 5, "grad_chunk's doc names nnet-mpi's default");
+
 constexpr double kInf = std::numeric_limits<double>::infinity();
 
 constexpr OptionRange kPositive{0, kInf, true, true, "a finite number > 0"};
@@ -319,8 +322,9 @@ std::vector<OptionInfo> make_table() {
       {.name = "grad_chunk",
        .field = &R::grad_chunk,
        .uses = kRun | kRecorded,
-       .doc = "sum each mini-batch's gradient over fixed chunks of C samples, in chunk order "
-              "(nnet-mpi: identical results for any process count); 0 = whole batch",
+       .doc = "sum each mini-batch's gradient over fixed chunks of C samples, in chunk order; "
+              "0 = the whole batch at once (nnet's default, the fused step); nnet-mpi's default "
+              "is 5 at any process count, so its result is nnet --grad-chunk 5's",
        .range = &kCountOrZero,
        .engine = &T::grad_chunk,
        .recorded = Recorded::kUnlessDefault,
@@ -347,7 +351,8 @@ std::vector<OptionInfo> make_table() {
       {.name = "conv_threads",
        .field = &R::conv_threads,
        .uses = kFlag | kKeyword,
-       .doc = "threads for a training step's conv layers (0 = all cores; same results)",
+       .doc = "threads for a training step's conv layers (0 = all cores; a layer too small to "
+              "share runs on one; same results for any number)",
        .engine = &T::conv_threads},
   };
 }

@@ -9,9 +9,12 @@
 //   X  (in_size, m)  with leading dimension ldx >= in_size
 //   Z  (out_size, m) with leading dimension ldz >= out_size
 //   W  (filters, patch) column-major, column index (c*k + ky)*k + kx;  b (filters)
-// `threads` (0 = all cores) never changes a result: work is split in fixed sample chunks and
+// `threads` (0 = all cores, one for a call under ~1 MFLOP) never changes a result: work is split in fixed sample chunks and
 // partial sums are added in a fixed order.
 #pragma once
+
+#include <cstddef>
+#include <functional>
 
 namespace nnet::conv {
 
@@ -45,6 +48,11 @@ void backward_params(const Geometry& g, const T* X, int ldx, const T* dZ, int ld
 // same shape): the input index of each maximum, the first in row-major window order among equal
 // ones (a NaN first element wins). False, touching nothing, where the build has no vector version.
 bool maxpool2(const float* x, int c, int h, int w, float* a, int* win);
+
+// fn(0..tasks-1) on up to `threads` threads of the pool the kernels use (0 = all cores; one
+// for less than ~32k elements of work, `elements`): for the per-sample passes between the
+// kernels (pooling, activations), whose results never depend on how samples are split.
+void parallel_for(int tasks, int threads, size_t elements, const std::function<void(int)>& fn);
 
 // Direct loops over the definition above: slow, obviously right; the tests' reference.
 template <class T>
