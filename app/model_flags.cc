@@ -1,6 +1,5 @@
 #include "model_flags.h"
 
-#include <sstream>
 
 #include "nnet/layers.h"
 
@@ -18,17 +17,6 @@ std::string join_ints(const std::vector<int>& v) {
   std::string s;
   for (size_t i = 0; i < v.size(); ++i) s += (i ? "," : "") + std::to_string(v[i]);
   return s;
-}
-
-// The items of a list flag, split at commas ("relu,tanh").
-std::vector<std::string> items(const std::vector<std::string>& in) {
-  std::vector<std::string> out;
-  for (const std::string& item : in) {
-    std::stringstream ss(item);
-    std::string part;
-    while (std::getline(ss, part, ',')) out.push_back(part);
-  }
-  return out;
 }
 
 // A different explicit --sizes / --layers than the file's is a usage error.
@@ -66,7 +54,7 @@ Status prepare_init_from(const std::string& path, const Given& given, RunOptions
   const std::vector<std::string> hidden = hidden_activations(arch);
   if (given("activation")) {
     // Accept one name for all layers or one per layer, as --activation does.
-    std::vector<std::string> named = items(run->activation);
+    std::vector<std::string> named = list_items(run->activation);
     if (named.size() == 1 && !hidden.empty()) named.assign(hidden.size(), named[0]);
     if (named != hidden)
       return UsageError("--activation " + join(run->activation) + ": --init-from " + path +

@@ -144,6 +144,8 @@ OptionValue get_option(const RunOptions& opts, const OptionInfo& o);
 bool set_option(RunOptions* opts, const OptionInfo& o, const OptionValue& v);
 // A value as typed on the command line: 3.0, 784,30,10, relu,tanh (lists joined by commas).
 std::string option_text(const OptionValue& v);
+// A list option's items, with items that hold commas ("relu,tanh", as typed) split at them.
+std::vector<std::string> list_items(const std::vector<std::string>& in);
 
 // Runs every option's checks (range, choices, rules), in table order: the first failure.
 Status check_options(const RunOptions& opts);

@@ -13,14 +13,7 @@
 
 #include "nn/ordered_sum.h"
 
-#if defined(__AVX512F__)
-// GCC 12's AVX-512 headers (also used by Eigen) trip -Wmaybe-uninitialized
-// (_mm512_undefined_ps): a false alarm.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
-#include <immintrin.h>
-#endif
+#include "nn/avx512.h"
 
 #include <Eigen/Core>
 
@@ -336,18 +329,7 @@ inline int chunk_of_task(int m, int chunks, int task) {
 #if defined(__AVX512F__)
 #define NNET_FAST_FLOAT 1
 
-#define NNET_PRAGMA(x) _Pragma(#x)
-#if defined(__clang__)
-#define NNET_UNROLL NNET_PRAGMA(unroll)
-#else
-#define NNET_UNROLL NNET_PRAGMA(GCC unroll 32)
-#endif
-
-inline __mmask16 lanes(int n) {
-  if (n <= 0) return 0;
-  if (n >= 16) return 0xFFFF;
-  return static_cast<__mmask16>((1u << n) - 1);
-}
+using avx512::lanes;
 
 // C(r, 0:cols) for r < NR, cols <= 32:  C (=, or += when accumulate) bias(r) + sum_k A(r,k) B(k,:)
 // with A(r, k) = A[r*ars + k*aks], B(k, p) = B[k*ldb + p], C(r, p) = C[r*ldc + p].

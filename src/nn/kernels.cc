@@ -1,12 +1,8 @@
 #include "nn/kernels.h"
 
-#if defined(__AVX512F__)
-// GCC 12's own AVX-512 headers trip -Wmaybe-uninitialized (_mm512_undefined_ps): a false alarm.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
-#include <immintrin.h>
+#include "nn/avx512.h"
 
+#if defined(__AVX512F__)
 #include <Eigen/Core>  // internal::pexp<Packet16f>: the same exp the Eigen path uses
 #endif
 
@@ -16,21 +12,7 @@ namespace nnet::kernels {
 
 namespace {
 
-// Full unrolling of the loops over a tile's extents keeps the accumulator arrays in registers
-// (GCC otherwise spills them to the stack on every k step).
-#define NNET_PRAGMA(x) _Pragma(#x)
-#if defined(__clang__)
-#define NNET_UNROLL NNET_PRAGMA(unroll)
-#else
-#define NNET_UNROLL NNET_PRAGMA(GCC unroll 32)
-#endif
-
-// Lanes [0, n) of a 16-float vector (n may be <= 0 or > 16).
-inline __mmask16 lanes(int n) {
-  if (n <= 0) return 0;
-  if (n >= 16) return 0xFFFF;
-  return static_cast<__mmask16>((1u << n) - 1);
-}
+using avx512::lanes;
 
 inline __m512 activate(Activation act, __m512 z) {
   switch (act) {

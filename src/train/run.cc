@@ -32,17 +32,6 @@ struct Overload : F... {
   using F::operator()...;
 };
 
-// Every item of a list, with items that hold commas ("relu,tanh") split at them.
-std::vector<std::string> split_items(const std::vector<std::string>& in) {
-  std::vector<std::string> out;
-  for (const std::string& item : in) {
-    std::stringstream ss(item);
-    std::string part;
-    while (std::getline(ss, part, ',')) out.push_back(part);
-  }
-  return out;
-}
-
 // "a, b or c"
 std::string one_of(const std::vector<std::string>& choices) {
   std::string s;
@@ -64,7 +53,7 @@ Status out_of_range(const char* name, const OptionRange& r, const std::string& f
 Status check_activation(const RunOptions& o) {
   if (!o.layers.empty()) return Status::Ok();  // parse_layers counts a stack's (see layers)
   const size_t hidden = o.sizes.size() >= 2 ? o.sizes.size() - 2 : 0;
-  const size_t n = split_items(o.activation).size();
+  const size_t n = list_items(o.activation).size();
   if (n != 1 && n != hidden)
     return UsageError("activation: expected one name or one per hidden layer (" +
                       std::to_string(hidden) + "), found " + std::to_string(n));
@@ -83,7 +72,7 @@ std::vector<Activation> parse_activations(const std::vector<std::string>& names)
 
 Status check_layers(const RunOptions& o) {
   if (o.layers.empty()) return Status::Ok();
-  const std::vector<std::string> names = split_items(o.activation);
+  const std::vector<std::string> names = list_items(o.activation);
   for (const std::string& nm : names)  // the activation's own check names a bad one
     if (nm != "sigmoid" && nm != "tanh" && nm != "relu" && nm != "linear") return Status::Ok();
   std::vector<LayerSpec> specs;
@@ -377,7 +366,7 @@ Status check_option(const RunOptions& opts, const OptionInfo& o) {
           },
           [&](std::vector<std::string> R::*f) -> Status {
             if (o.choices.empty()) return Status::Ok();
-            for (const std::string& v : split_items(opts.*f))
+            for (const std::string& v : list_items(opts.*f))
               if (std::find(o.choices.begin(), o.choices.end(), v) == o.choices.end())
                 return UsageError(std::string(o.name) + ": expected " + one_of(o.choices) +
                                   ", found '" + v + "'");
@@ -440,6 +429,16 @@ bool set_option(RunOptions* opts, const OptionInfo& o, const OptionValue& v) {
       o.field);
 }
 
+std::vector<std::string> list_items(const std::vector<std::string>& in) {
+  std::vector<std::string> out;
+  for (const std::string& item : in) {
+    std::stringstream ss(item);
+    std::string part;
+    while (std::getline(ss, part, ',')) out.push_back(part);
+  }
+  return out;
+}
+
 std::string option_text(const OptionValue& v) {
   return std::visit(Overload{[](const std::string& s) { return s; },
                              [](bool b) { return std::string(b ? "true" : "false"); },
@@ -495,7 +494,7 @@ Status train_options(const RunOptions& opts, TrainOptions* out) {
                                             : Schedule::kConstant;
   t.l2_style = opts.l2_style == "network3" ? L2Style::kNetwork3 : L2Style::kNetwork2;
   parse_device(opts.device, &t.device);
-  for (const std::string& m : split_items(opts.monitor)) {
+  for (const std::string& m : list_items(opts.monitor)) {
     const bool all = m == "all";
     t.monitor_training_cost |= all || m == "training-cost";
     t.monitor_training_accuracy |= all || m == "training-accuracy";
@@ -512,7 +511,7 @@ Status make_architecture(const RunOptions& opts, const Shape& input, int num_cla
     if (o.uses & kNetKeyword) NNET_RETURN_IF_ERROR(check_option(opts, o));
   Architecture a;
   parse_cost(opts.cost, &a.cost);
-  const std::vector<Activation> acts = parse_activations(split_items(opts.activation));
+  const std::vector<Activation> acts = parse_activations(list_items(opts.activation));
   if (!opts.layers.empty()) {
     NNET_RETURN_IF_ERROR(parse_layers(opts.layers, acts, &a.layers));
     // inverted_dropout makes every dropout layer inverted; "dropout:P:inverted" makes that one.
