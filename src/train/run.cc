@@ -31,6 +31,9 @@ template <class... F>
 struct Overload : F... {
   using F::operator()...;
 };
+// Clang 14 does not deduce an aggregate's template arguments (P1816): the guide says how.
+template <class... F>
+Overload(F...) -> Overload<F...>;
 
 // "a, b or c"
 std::string one_of(const std::vector<std::string>& choices) {
