@@ -105,6 +105,39 @@ def check_h5(h5path, jsonpath):
     print("OK")
 
 
+def old_h5(jsonpath, h5path):
+    """The HDF5 file nnet's writer of 0a3834f made of the model in `jsonpath` (a model file of
+    ours): format 1 for a dense net, 2 (input, layers, per-layer kind) for a layer stack. So the
+    compatibility test checks old-layout .h5 files without a binary file in git."""
+    import h5py
+    with open(jsonpath) as f:
+        data = json.load(f)
+    ours = data["nnet"]
+    stack = "layers" in data
+    with h5py.File(h5path, "w") as h:
+        h.attrs["book_cost"] = data["cost"]
+        h.attrs["cost"] = ours["cost"]
+        h.attrs["format"] = "nnet-model"
+        h.attrs["format_version"] = np.int32(2 if stack else 1)
+        h.attrs["init"] = ours["init"]
+        if stack:
+            h.attrs["input"] = np.array(data["input"], dtype=np.int32)
+            h.attrs["layers"] = data["layers"]
+        h.attrs["sizes"] = np.array(data["sizes"], dtype=np.int32)
+        h.attrs["training"] = json.dumps(ours["training"], separators=(",", ":"), sort_keys=True)
+        weighted = [s for s in data.get("layers", "").split(",")
+                    if s.split(":")[0] in ("conv", "fc", "softmax")]
+        for l, (w, b) in enumerate(zip(data["weights"], data["biases"])):
+            g = h.create_group("layers/%d" % l)
+            g.attrs["activation"] = ours["activations"][l]
+            if stack:
+                g.attrs["kind"] = weighted[l].split(":")[0]
+                g.attrs["layer"] = weighted[l]
+            g["weight"] = np.array(w, dtype=np.float32)
+            g["bias"] = np.array(b, dtype=np.float32).reshape(-1)
+    print("OK")
+
+
 def bad_h5(d):
     import h5py
 
@@ -156,6 +189,8 @@ if __name__ == "__main__":
         save(sys.argv[2], int(sys.argv[3]))
     elif cmd == "h5":
         check_h5(sys.argv[2], sys.argv[3])
+    elif cmd == "old-h5":
+        old_h5(sys.argv[2], sys.argv[3])
     elif cmd == "bad-h5":
         bad_h5(sys.argv[2])
     else:
