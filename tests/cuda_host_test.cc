@@ -18,22 +18,15 @@
 #include "engine/tally.h"
 #include "nn/workspace.h"
 #include "nnet/health.h"
+#include "cuda_cases.h"
 #include "nnet/network.h"
 
 namespace nnet {
 namespace {
 
-using cuda::HostNet;
+using namespace cuda_cases;
 
-// |a - ref| / |ref| (Euclidean norms).
-double rel_error(const std::vector<double>& a, const std::vector<double>& ref) {
-  double d = 0, r = 0;
-  for (size_t i = 0; i < a.size(); ++i) {
-    d += (a[i] - ref[i]) * (a[i] - ref[i]);
-    r += ref[i] * ref[i];
-  }
-  return r > 0 ? std::sqrt(d / r) : std::sqrt(d);
-}
+using cuda::HostNet;
 
 // ---- Philox4x32-10: the dropout draws ----
 
@@ -189,54 +182,7 @@ TEST(CudaHostSoftmax, WideColumnsAndLargeInputs) {
   }
 }
 
-// ---- The nets of tests/cuda_test.cc's net_cases(), against the float64 CPU engine ----
-
-struct NetCase {
-  const char* name;
-  Architecture arch;
-  double dense_dropout = 0;
-};
-
-Architecture stack(Shape input, const std::string& layers, const std::vector<Activation>& acts,
-                   Cost cost) {
-  Architecture a;
-  a.input = input;
-  a.cost = cost;
-  const Status s = parse_layers(layers, acts, &a.layers);
-  EXPECT_TRUE(s.ok()) << s.message();
-  return a;
-}
-
-Architecture dense(std::vector<int> sizes, std::vector<Activation> acts, Cost cost) {
-  Architecture a;
-  a.sizes = std::move(sizes);
-  a.activations = std::move(acts);
-  a.cost = cost;
-  return a;
-}
-
-std::vector<NetCase> net_cases() {
-  using A = Activation;
-  return {
-      {"dense sigmoid/tanh quadratic",
-       dense({36, 16, 12, 10}, {A::kSigmoid, A::kTanh, A::kSigmoid}, Cost::kQuadratic)},
-      {"dense relu softmax in-place dropout",
-       dense({36, 20, 10}, {A::kRelu, A::kSoftmax}, Cost::kLogLikelihood), 0.3},
-      {"dense linear cross-entropy",
-       dense({36, 14, 10}, {A::kLinear, A::kSigmoid}, Cost::kCrossEntropy)},
-      {"conv maxpool fc softmax", stack({1, 12, 12}, "conv:4:3,maxpool:2,fc:16,softmax:10",
-                                        {A::kSigmoid, A::kTanh}, Cost::kLogLikelihood)},
-      {"conv stride/pad avgpool fc quadratic",
-       stack({2, 9, 9}, "conv:3:3:1:1,avgpool:3,fc:10", {A::kRelu, A::kSigmoid}, Cost::kQuadratic)},
-      {"conv strided", stack({1, 11, 11}, "conv:3:3:2,fc:12,softmax:10", {A::kTanh, A::kSigmoid},
-                             Cost::kLogLikelihood)},
-      {"dropout layers both kinds",
-       stack({1, 10, 10}, "conv:3:3,maxpool:2,dropout:0.4,fc:12,dropout:0.3:inverted,softmax:10",
-             {A::kRelu, A::kRelu}, Cost::kLogLikelihood)},
-      {"conv on conv", stack({1, 12, 12}, "conv:3:3,conv:4:3,maxpool:2,softmax:10",
-                             {A::kTanh, A::kRelu}, Cost::kLogLikelihood)},
-  };
-}
+// ---- The nets of cuda_cases.h's net_cases(), against the float64 CPU engine ----
 
 // What net_cases() leaves out: a conv whose input gradient crosses stride and padding (not the
 // first layer), a stride that leaves input rows uncovered, layers of odd sizes, a hidden layer
@@ -260,20 +206,6 @@ std::vector<NetCase> all_cases() {
   for (NetCase& e : extra_cases()) c.push_back(std::move(e));
   return c;
 }
-
-template <class T>
-NetworkT<T> convert(const Network& net) {
-  NetworkT<T> out(net.arch());
-  for (size_t i = 0; i < net.params().size(); ++i)
-    out.params()[i] = static_cast<T>(net.params()[i]);
-  return out;
-}
-
-bool has_masks(const Network& net, double dense_dropout) {
-  return dense_dropout > 0 || has_dropout(net.arch());
-}
-
-int layer_count(const Network& net) { return net.stack_size(); }
 
 // Whether CPU layer i (stack layer, or dense weight layer) carries a dropout mask.
 bool masked_layer(const Network& net, double dense_dropout, int i) {

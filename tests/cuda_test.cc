@@ -18,6 +18,7 @@
 #if NNET_HAS_CUDA
 #include "cuda/device_net.h"
 #include "cuda/host_exec.h"
+#include "cuda_cases.h"
 #endif
 #include "nnet/checkpoint.h"
 #include "nnet/data.h"
@@ -56,78 +57,7 @@ std::string gpu_data_dir() {
 #if NNET_HAS_CUDA
 // ---- Layer kinds against float64 ----
 
-struct NetCase {
-  const char* name;
-  Architecture arch;
-  double dense_dropout = 0;
-};
-
-Architecture stack(Shape input, const std::string& layers, const std::vector<Activation>& acts,
-                   Cost cost) {
-  Architecture a;
-  a.input = input;
-  a.cost = cost;
-  const Status s = parse_layers(layers, acts, &a.layers);
-  EXPECT_TRUE(s.ok()) << s.message();
-  return a;
-}
-
-Architecture dense(std::vector<int> sizes, std::vector<Activation> acts, Cost cost) {
-  Architecture a;
-  a.sizes = std::move(sizes);
-  a.activations = std::move(acts);
-  a.cost = cost;
-  return a;
-}
-
-std::vector<NetCase> net_cases() {
-  using A = Activation;
-  return {
-      {"dense sigmoid/tanh quadratic",
-       dense({36, 16, 12, 10}, {A::kSigmoid, A::kTanh, A::kSigmoid}, Cost::kQuadratic)},
-      {"dense relu softmax in-place dropout",
-       dense({36, 20, 10}, {A::kRelu, A::kSoftmax}, Cost::kLogLikelihood), 0.3},
-      {"dense linear cross-entropy", dense({36, 14, 10}, {A::kLinear, A::kSigmoid},
-                                           Cost::kCrossEntropy)},
-      {"conv maxpool fc softmax",
-       stack({1, 12, 12}, "conv:4:3,maxpool:2,fc:16,softmax:10", {A::kSigmoid, A::kTanh},
-             Cost::kLogLikelihood)},
-      {"conv stride/pad avgpool fc quadratic",
-       stack({2, 9, 9}, "conv:3:3:1:1,avgpool:3,fc:10", {A::kRelu, A::kSigmoid},
-             Cost::kQuadratic)},
-      {"conv strided",
-       stack({1, 11, 11}, "conv:3:3:2,fc:12,softmax:10", {A::kTanh, A::kSigmoid},
-             Cost::kLogLikelihood)},
-      {"dropout layers both kinds",
-       stack({1, 10, 10}, "conv:3:3,maxpool:2,dropout:0.4,fc:12,dropout:0.3:inverted,softmax:10",
-             {A::kRelu, A::kRelu}, Cost::kLogLikelihood)},
-      {"conv on conv", stack({1, 12, 12}, "conv:3:3,conv:4:3,maxpool:2,softmax:10",
-                             {A::kTanh, A::kRelu}, Cost::kLogLikelihood)},
-  };
-}
-
-template <class T>
-NetworkT<T> convert(const Network& net) {
-  NetworkT<T> out(net.arch());
-  for (size_t i = 0; i < net.params().size(); ++i) out.params()[i] = static_cast<T>(net.params()[i]);
-  return out;
-}
-
-double rel_error(const std::vector<double>& a, const std::vector<double>& ref) {
-  double d = 0, r = 0;
-  for (size_t i = 0; i < a.size(); ++i) {
-    d += (a[i] - ref[i]) * (a[i] - ref[i]);
-    r += ref[i] * ref[i];
-  }
-  return r > 0 ? std::sqrt(d / r) : std::sqrt(d);
-}
-
-bool has_masks(const Network& net, double dense_dropout) {
-  return dense_dropout > 0 || has_dropout(net.arch());
-}
-
-// The activations of stack layer (or dense layer) i as the CPU stores them.
-int layer_count(const Network& net) { return net.stack_size(); }
+using namespace cuda_cases;
 
 // Runs one batch through the device net (T) and through the float64 CPU engine with the device's
 // dropout masks; returns the worst relative error of any layer's activations and of any weight
@@ -390,7 +320,7 @@ class CudaTraining : public ::testing::Test {
 // Without a GPU (every CI machine) --device cuda is refused in one line before any training.
 TEST_F(CudaTraining, WithoutAGpuDeviceCudaIsOneLineAndExit69) {
   if (device_status(Device::kCuda).ok()) GTEST_SKIP() << "a GPU is present: nothing to refuse";
-  for (const std::string cmd :
+  for (const std::string& cmd :
        {"train --device cuda --epochs 1 --data " + tmp_ + "/data",
         "book ch6-conv1 --device cuda --epochs 1 --data " + tmp_ + "/data"}) {
     SCOPED_TRACE(cmd);

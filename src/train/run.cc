@@ -109,6 +109,12 @@ Status check_inverted_dropout(const RunOptions& o) {
   return Status::Ok();
 }
 
+// GCC 12 warns of every member a designated initializer leaves to its default (-Wextra's
+// missing-field-initializers), which is the point of them here.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
+#endif
 std::vector<OptionInfo> make_table() {
   constexpr unsigned kFlagCk = kFlag | kCheckpointed;
   constexpr unsigned kRun = kFlag | kKeyword | kCheckpointed;  // the training options
@@ -348,6 +354,9 @@ std::vector<OptionInfo> make_table() {
        .engine = &T::conv_threads},
   };
 }
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
 
 // A number's text in messages, as the checks have always written it.
 template <class V>
