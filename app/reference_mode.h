@@ -2,12 +2,12 @@
 #pragma once
 
 #include <cstdint>
-#include <nlohmann/json.hpp>
 #include <string>
 
 #include "nnet/dataset.h"
 #include "nnet/network.h"
 #include "nnet/train.h"
+#include "nnet/value.h"
 
 namespace nnet::app {
 
@@ -22,7 +22,7 @@ struct ReferenceRun {
   std::string init;  // "" when --init was not given
   bool quiet = false;
   std::string history, save;  // output files, already checked; "" for none
-  nlohmann::json options;     // recorded in history/model files
+  Value options;     // recorded in history/model files
 };
 
 // Runs the reference engine, printing the Python code's lines; returns the exit code.

@@ -93,22 +93,22 @@ Status with_flags(const Status& s) {
   return Status::Error(s.code(), flag_spelling(*o) + m.substr(end));
 }
 
-Status apply_saved_options(const std::string& where, const nlohmann::json& saved,
+Status apply_saved_options(const std::string& where, const Value& saved,
                            const Given& given, RunOptions* run) {
   for (const OptionInfo& o : run_options()) {
     if (!(o.uses & kCheckpointed)) continue;
     const std::string key = checkpoint_key(o), flag = flag_spelling(o);
-    const auto it = saved.find(key);
+    const Value* it = saved.find(key);
     // Checkpoints written before an option existed lack its key: those runs had the default
     // of then, RunOptions' (not a front end's own, such as nnet-mpi's --grad-chunk).
-    if (it == saved.end() && o.newer && !given(o.name)) {
+    if (!it && o.newer && !given(o.name)) {
       set_option(run, o, get_option(RunOptions(), o));
       continue;
     }
-    if (it == saved.end())
+    if (!it)
       return DataError(where + ": the checkpoint's options lack \"" + key + "\"");
     if (given(o.name)) {
-      const nlohmann::json now = checkpoint_value(*run, o);
+      const Value now = checkpoint_value(*run, o);
       if (!o.may_change && now != *it)
         return UsageError(where + ": " + flag + " " + now.dump() + " differs from the checkpoint's " +
                           it->dump() + " (a resumed run keeps its options; omit the flag)");

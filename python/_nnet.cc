@@ -8,7 +8,6 @@
 #include <algorithm>
 #include <cstring>
 #include <memory>
-#include <nlohmann/json.hpp>
 #include <set>
 #include <string>
 #include <vector>
@@ -359,7 +358,7 @@ py::dict report_dict(const EpochReport& r) {
     d["weight_grad_norm"] = r.weight_grad_norm;
   }
   if (r.health.measured())  // --history's "health" block itself: the same keys, null as None
-    d["health"] = py::module_::import("json").attr("loads")(to_json(r)["health"].dump());
+    d["health"] = py::module_::import("json").attr("loads")(epoch_value(r).find("health")->dump());
   return d;
 }
 
@@ -781,8 +780,9 @@ PYBIND11_MODULE(_nnet, m) {
       .def("evaluate", &evaluate_net)
       .def("save",
            [](PyNet& p, const std::string& path, const std::string& training_json) {
-             p.m.training =
-                 training_json.empty() ? nlohmann::json() : nlohmann::json::parse(training_json);
+             p.m.training = Value();
+             if (!training_json.empty())
+               check(Value::parse(training_json, "training", &p.m.training));
              check(save_model(path, p.m));
            })
       .def_static("load", [](const std::string& path) {

@@ -41,8 +41,8 @@ Checkpoint small_checkpoint() {
   TrainOptions o;
   o.momentum = 0.5;
   Checkpoint c;
-  c.options = {{"eta", 0.1}, {"sizes", {4, 3, 2}}};
-  c.data = {{"path", "x"}, {"training_images", 5}};
+  c.options = testing::json_value(R"({"eta": 0.1, "sizes": [4, 3, 2]})");
+  c.data = testing::json_value(R"({"path": "x", "training_images": 5})");
   c.params = net.params();
   c.state = initial_state(net, 5, o);
   c.state.velocity.assign(net.params().size(), 0.25f);
@@ -187,8 +187,8 @@ TEST(CheckpointFormat, HostileFieldsWithValidCrcAreRefused) {
 }
 
 TEST(CheckpointFormat, CompareForResumeNamesTheDifference) {
-  nlohmann::json a = {{"eta", 0.1}, {"batch", 10}, {"path", "a"}};
-  nlohmann::json b = {{"eta", 0.5}, {"batch", 10}, {"path", "b"}};
+  const Value a = testing::json_value(R"({"eta": 0.1, "batch": 10, "path": "a"})");
+  Value b = testing::json_value(R"({"eta": 0.5, "batch": 10, "path": "b"})");
   Status s = compare_for_resume("--resume d", a, b, {"path"});
   EXPECT_EQ(s.code(), Code::kUsage);
   EXPECT_NE(s.message().find("eta is 0.5 but the checkpoint has 0.1"), std::string::npos)
@@ -238,7 +238,7 @@ void interrupt_and_checkpoint(Network& b, const Dataset& d, const TrainOptions& 
   cb.should_stop = [&] { return ++batches == polls; };
   cb.on_checkpoint = [&](const TrainState& s) {
     Checkpoint c;
-    c.options = c.data = nlohmann::json::object();
+    c.options = c.data = Value::object();
     c.params = b.params();
     c.state = s;
     saved = serialize_checkpoint(c);

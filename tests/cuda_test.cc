@@ -415,7 +415,7 @@ TEST_F(CudaTraining, ResumeMidEpochIsBitExact) {
     cb.should_stop = [&] { return ++polls == 30; };
     cb.on_checkpoint = [&](const TrainState& s) {
       Checkpoint c;
-      c.options = c.data = nlohmann::json::object();
+      c.options = c.data = Value::object();
       c.params = b.params();
       c.state = s;
       saved = serialize_checkpoint(c);

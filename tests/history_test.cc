@@ -11,7 +11,7 @@ namespace {
 TEST(History, RoundTripKeepsEveryFigure) {
   const std::string dir = testing::make_temp_dir("nnet-history");
   History h;
-  h.options = {{"eta", 0.5}, {"seed", 3}};
+  h.options = testing::json_value(R"({"eta": 0.5, "seed": 3})");
   EpochReport r;
   r.epoch = 0;
   r.eta = 0.5;

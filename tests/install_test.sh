@@ -2,7 +2,8 @@
 # CTest install_example: the installed library is usable from outside the tree.
 #  1. `cmake --install BUILD --prefix P` into a temporary P: programs, the libnnet_*.a modules, headers,
 #     the CMake package and nnet.pc are where they should be;
-#  2. the installed headers compile with only the installed include path (nothing from src/);
+#  2. the installed headers compile with only the installed include path (nothing from src/) and
+#     reach no JSON library;
 #  3. examples/ is configured and built out of tree with find_package(nnet) against P;
 #  4. P is moved elsewhere and examples/mnist.cc is built again through pkg-config (nnet.pc
 #     finds its files from where it lies);
@@ -66,6 +67,13 @@ if command -v pkg-config >/dev/null; then
   "$cxx" -std=c++20 -fsyntax-only $cflags "$tmp/all.cc" 2>"$tmp/header.log" ||
     { cat "$tmp/header.log"; fail "the installed headers do not compile on their own include path"; }
   step "all $(wc -l <"$tmp/all.cc") installed headers compile ($cflags)"
+  # The API names no JSON library (nnet::Value instead): no public header may reach one.
+  # shellcheck disable=SC2086
+  "$cxx" -std=c++20 -M $cflags "$tmp/all.cc" >"$tmp/header.deps" 2>&1 || fail "listing header dependencies"
+  if grep -q nlohmann "$tmp/header.deps"; then
+    fail "a public header includes nlohmann/json.hpp: $(tr ' ' '\n' <"$tmp/header.deps" | grep -m1 nlohmann)"
+  fi
+  step "no installed header includes nlohmann/json.hpp"
 else
   step "no pkg-config: header and pkg-config checks skipped"
 fi

@@ -102,7 +102,7 @@ TEST_F(Interop, H5pyReadsOurHdf5BitIdentically) {
   a.sizes = {784, 16, 12, 10};
   a.activations = {Activation::kRelu, Activation::kTanh, Activation::kSoftmax};
   a.cost = Cost::kLogLikelihood;
-  Model m{Network(a), "he", nlohmann::json{{"eta", 0.1}}};
+  Model m{Network(a), "he", testing::json_value(R"({"eta": 0.1})")};
   init_params(m.net, Init::kHe, 3);
   ASSERT_TRUE(save_model(dir_ + "/m.h5", m).ok());
   ASSERT_TRUE(save_model(dir_ + "/m.json", m).ok());

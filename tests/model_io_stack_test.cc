@@ -46,7 +46,7 @@ Architecture every_kind(Cost cost) {
 
 // Random parameters with the awkward floats (denormals, -0.0, the extremes) in front.
 Model awkward_stack(Cost cost) {
-  Model m{Network(every_kind(cost)), "network3", json{{"layers", "..."}, {"eta", 0.03}}};
+  Model m{Network(every_kind(cost)), "network3", testing::json_value(R"({"layers": "...", "eta": 0.03})")};
   init_params(m.net, Init::kXavier, 5);
   auto& p = m.net.params();
   const float specials[] = {0.1f,
@@ -125,7 +125,7 @@ TEST_F(StackModelIo, RoundTripsEveryLayerKindBitExactly) {
 // pre-activations from the JSON lists alone and comparing with nnet's forward pass.
 TEST_F(StackModelIo, JsonLayoutIsCrossCorrelationOverFCKK) {
   const Model m = awkward_stack(Cost::kLogLikelihood);
-  Model r{Network(m.net.arch()), "", json()};
+  Model r{Network(m.net.arch()), "", Value()};
   init_params(r.net, Init::kDefault, 3);  // ordinary numbers: sums stay finite
   const json j = json::parse(model_to_json(r));
   EXPECT_EQ(j["layers"], layers_to_string(m.net.arch().layers));
@@ -167,7 +167,7 @@ TEST_F(StackModelIo, JsonLayoutIsCrossCorrelationOverFCKK) {
 
 // A stack's file whose contents disagree with its layer spec: one line, kDataError, the entry.
 TEST_F(StackModelIo, MismatchedJsonIsRefusedNamingTheEntry) {
-  Model m{Network(every_kind(Cost::kLogLikelihood)), "network3", json()};
+  Model m{Network(every_kind(Cost::kLogLikelihood)), "network3", Value()};
   init_params(m.net, Init::kDefault, 3);
   const json good = json::parse(model_to_json(m));
   struct Case {
@@ -247,7 +247,7 @@ TEST_F(StackModelIo, MismatchedHdf5IsRefusedNamingTheEntry) {
   const std::string py = testing::debian_python();
   if (py.empty() || testing::run_command(py + " -c 'import h5py'").exit_code != 0)
     GTEST_SKIP() << "/usr/bin/python3 with h5py not found: HDF5 edit cases skipped";
-  Model m{Network(every_kind(Cost::kLogLikelihood)), "network3", json()};
+  Model m{Network(every_kind(Cost::kLogLikelihood)), "network3", Value()};
   init_params(m.net, Init::kDefault, 3);
   ASSERT_TRUE(save_model(path("good.h5"), m).ok());
   // Each case: a Python statement run on the open file `f`.
@@ -309,7 +309,7 @@ TEST_F(StackModelIo, MismatchedHdf5IsRefusedNamingTheEntry) {
 
 // Dense models keep format_version 1 and no stack keys (network2.load reads them as before).
 TEST_F(StackModelIo, DenseFilesKeepTheirFormat) {
-  Model m{Network(sigmoid_architecture({4, 3, 2})), "default", json()};
+  Model m{Network(sigmoid_architecture({4, 3, 2})), "default", Value()};
   init_params(m.net, Init::kDefault, 1);
   const json j = json::parse(model_to_json(m));
   EXPECT_EQ(j["nnet"]["format_version"], 1);

@@ -15,7 +15,7 @@ namespace {
 
 History make_history(int epochs, double shift, bool gradients, bool monitors = true) {
   History h;
-  h.options = {{"eta", 0.5}};
+  h.options = testing::json_value(R"({"eta": 0.5})");
   for (int e = 0; e < epochs; ++e) {
     EpochReport r;
     r.epoch = e;

@@ -2,6 +2,7 @@
 // semi-transparent pictures must come back to (nearly) their original 28x28 framing, and a model
 // must classify them as it classifies the originals. Also: `nnet predict` error codes.
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 #include <stb/stb_image_write.h>
 
 #include <cmath>

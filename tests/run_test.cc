@@ -194,20 +194,30 @@ TEST(MakeArchitecture, SpelledBackFromASavedModel) {
 TEST(RunJson, CheckpointKeysAreTheOldOnes) {
   RunOptions r;
   r.shuffle = false;
-  const nlohmann::json j = checkpoint_options(r);
+  const Value j = checkpoint_options(r);
   for (const char* key :
        {"data", "validation_size", "sizes", "epochs", "batch", "eta", "seed", "train_size", "eval",
         "cost", "activation", "init", "lambda", "l1", "dropout", "momentum", "schedule",
         "step_epochs", "step_gamma", "plateau", "early_stop", "monitor", "record_gradients",
         "expand", "layers", "no_shuffle", "l2_style", "inverted_dropout", "grad_chunk", "device"})
-    EXPECT_TRUE(j.contains(key)) << key;
-  EXPECT_EQ(j.size(), 30u);
-  EXPECT_EQ(j["no_shuffle"], true);
+    EXPECT_TRUE(j.find(key)) << key;
+  EXPECT_EQ(j.as_object().size(), 30u);
+  EXPECT_EQ(*j.find("no_shuffle"), Value(true));
   RunOptions back;
-  for (const OptionInfo& o : run_options())
-    if (o.uses & kCheckpointed) ASSERT_TRUE(set_checkpoint_value(&back, o, j[checkpoint_key(o)]));
+  for (const OptionInfo& o : run_options()) {
+    if (o.uses & kCheckpointed) {
+      ASSERT_TRUE(set_checkpoint_value(&back, o, *j.find(checkpoint_key(o)))) << o.name;
+    }
+  }
   EXPECT_FALSE(back.shuffle);
-  EXPECT_FALSE(set_checkpoint_value(&back, *find_option("sizes"), nlohmann::json("784")));
+  EXPECT_FALSE(set_checkpoint_value(&back, *find_option("sizes"), Value("784")));
+  // Integers are taken exactly and in range: no truncation, no wrap-around.
+  EXPECT_TRUE(set_checkpoint_value(&back, *find_option("batch"), Value(3.0)));
+  EXPECT_EQ(back.batch, 3);
+  EXPECT_FALSE(set_checkpoint_value(&back, *find_option("batch"), Value(3.5)));
+  EXPECT_FALSE(set_checkpoint_value(&back, *find_option("batch"), Value(uint64_t{1} << 40)));
+  EXPECT_FALSE(set_checkpoint_value(&back, *find_option("seed"), Value(-1)));
+  EXPECT_EQ(back.batch, 3);
 }
 
 TEST(RunJson, RecordedOptionsKeepTheirShape) {
@@ -215,25 +225,25 @@ TEST(RunJson, RecordedOptionsKeepTheirShape) {
   r.sizes = {784, 16, 10};
   Architecture a;
   ASSERT_TRUE(make_architecture(r, Shape{1, 28, 28}, 10, &a).ok());
-  nlohmann::json j = recorded_options(r, a, "the/data");
-  EXPECT_EQ(j.size(), 21u) << j.dump();
-  EXPECT_EQ(j["data"], "the/data");
-  EXPECT_EQ(j["activations"], nlohmann::json({"sigmoid", "sigmoid"}));
-  EXPECT_EQ(j["shuffle"], true);
-  EXPECT_EQ(j["train_size"], -1);
+  Value j = recorded_options(r, a, "the/data");
+  EXPECT_EQ(j.as_object().size(), 21u) << j.dump();
+  EXPECT_EQ(*j.find("data"), Value("the/data"));
+  EXPECT_EQ(j.find("activations")->dump(), R"(["sigmoid","sigmoid"])");
+  EXPECT_EQ(*j.find("shuffle"), Value(true));
+  EXPECT_EQ(*j.find("train_size"), Value(-1));
   for (const char* absent : {"layers", "grad_chunk", "device", "activation", "monitor"})
-    EXPECT_FALSE(j.contains(absent)) << absent;
+    EXPECT_FALSE(j.find(absent)) << absent;
   r.layers = "fc:8,softmax:10";
   r.cost = "log-likelihood";
   r.grad_chunk = 2;
   r.device = "cuda";
   ASSERT_TRUE(make_architecture(r, Shape{1, 28, 28}, 10, &a).ok());
   j = recorded_options(r, Network(a).arch(), "d");
-  EXPECT_EQ(j["layers"], "fc:8,softmax:10");
-  EXPECT_EQ(j["grad_chunk"], 2);
-  EXPECT_EQ(j["device"], "cuda");
-  EXPECT_EQ(j["sizes"], nlohmann::json({784, 8, 10}));
-  EXPECT_EQ(j["activations"], nlohmann::json({"sigmoid", "softmax"}));
+  EXPECT_EQ(*j.find("layers"), Value("fc:8,softmax:10"));
+  EXPECT_EQ(*j.find("grad_chunk"), Value(2));
+  EXPECT_EQ(*j.find("device"), Value("cuda"));
+  EXPECT_EQ(j.find("sizes")->dump(), "[784,8,10]");
+  EXPECT_EQ(j.find("activations")->dump(), R"(["sigmoid","softmax"])");
 }
 
 // nnet train has a flag for every flag entry, and names the flag in the table's messages.

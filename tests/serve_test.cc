@@ -38,7 +38,7 @@ Model test_model(uint32_t seed) {
   std::normal_distribution<float> g(0.0f, 0.3f);
   for (float& p : m.net.params()) p = g(rng);
   m.init = "default";
-  m.training = {{"epochs", 1}, {"eta", 0.5}};
+  m.training = testing::json_value(R"({"epochs": 1, "eta": 0.5})");
   return m;
 }
 
@@ -172,12 +172,11 @@ TEST(ServeApp, ConvModelsPredictAsTheLibraryDoes) {
 // the model, and says "all" for a run that trained on every image (train_size -1).
 TEST(ServeApp, ModelDescriptionShowsNamesNotPaths) {
   Model m = test_model(7);
-  m.training = {{"data", "/home/alice/private/mnist-first10k/mnist.pkl.gz"},
-                {"init_from", "/home/alice/private/start.json"},
-                {"train_size", -1},
-                {"epochs", 3}};
+  m.training = testing::json_value(R"({"data": "/home/alice/private/mnist-first10k/mnist.pkl.gz",
+                                       "init_from": "/home/alice/private/start.json",
+                                       "train_size": -1, "epochs": 3})");
   Model part = test_model(8);
-  part.training = {{"data", "/home/alice/private/fashion-mnist/"}, {"train_size", 1000}};
+  part.training = testing::json_value(R"({"data": "/home/alice/private/fashion-mnist/", "train_size": 1000})");
   std::vector<ServedModel> v;
   v.push_back({"a.json", std::move(m), 0.9, "test split of mnist-first10k (10000 images)"});
   v.push_back({"b.json", std::move(part), {}, ""});

@@ -96,4 +96,14 @@ bool write_file(const std::string& path, const std::string& bytes) {
   return static_cast<bool>(f);
 }
 
+Value json_value(std::string_view text) {
+  Value v;
+  const Status s = Value::parse(text, "test JSON", &v);
+  if (!s.ok()) {
+    std::fprintf(stderr, "%s\n", s.message().c_str());
+    std::abort();
+  }
+  return v;
+}
+
 }  // namespace nnet::testing

@@ -2,8 +2,14 @@
 #pragma once
 
 #include <string>
+#include <string_view>
+
+#include "nnet/value.h"
 
 namespace nnet::testing {
+
+// The test's own JSON text as a Value; text that does not parse aborts (a broken test).
+Value json_value(std::string_view text);
 
 // ../shared/data/mnist-first10k relative to the source tree, or $NNET_SHARED_DATA when set (a
 // folder without the files, e.g. NNET_SHARED_DATA=none, hides the shared folder); "" if absent.

@@ -10,13 +10,13 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
 #include "nnet/dataset.h"
 #include "nnet/status.h"
 #include "nnet/train.h"
+#include "nnet/value.h"
 
 namespace nnet {
 
@@ -26,8 +26,8 @@ inline constexpr size_t kMaxCheckpointHeader = size_t{64} << 20;
 inline constexpr size_t kMaxCheckpointItems = size_t{1} << 30;
 
 struct Checkpoint {
-  nlohmann::json options;     // the run's settings (flag name -> value); resume compares them
-  nlohmann::json data;        // identity of the data (see data_identity)
+  Value options;              // the run's settings (checkpoint_options); resume compares them
+  Value data;                 // identity of the data (see data_identity)
   std::vector<float> params;  // the network's flat parameters (Network::params layout)
   TrainState state;           // where training stands
 };
@@ -52,14 +52,13 @@ Status load_checkpoint(const std::string& path, Checkpoint* out);
 uint32_t dataset_crc32(const Dataset& d, uint32_t crc = 0);
 
 // What identifies the data a run trains on: path, split sizes, pixels, and CRC-32s.
-nlohmann::json data_identity(const std::string& path, const Dataset& training,
-                             const Dataset* evaluation);
+Value data_identity(const std::string& path, const Dataset& training, const Dataset* evaluation);
 
-// Compares a saved JSON object with the current one key by key; on the first difference returns
+// Compares a saved object with the current one key by key; on the first difference returns
 // a usage error "<what>: <key> is <now> but the checkpoint has <saved>". Keys in `ignore` are
 // skipped.
-Status compare_for_resume(const std::string& what, const nlohmann::json& saved,
-                          const nlohmann::json& now, const std::vector<std::string>& ignore = {});
+Status compare_for_resume(const std::string& what, const Value& saved, const Value& now,
+                          const std::vector<std::string>& ignore = {});
 
 // Checks, before training, that `dir` is (or can be made) a writable directory and holds no input
 // file; creates it when missing. `flag` names it in errors.

@@ -1,17 +1,17 @@
 // History: a run's per-epoch figures, options and timings, as JSON (`--history run.json`) or CSV.
 #pragma once
 
-#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
 #include "nnet/status.h"
 #include "nnet/train.h"
+#include "nnet/value.h"
 
 namespace nnet {
 
 struct History {
-  nlohmann::json options;           // the options the run used (flag name -> value), incl. seed
+  Value options;                    // the options the run used (recorded_options), incl. seed
   std::vector<EpochReport> epochs;  // one per completed epoch
 };
 
@@ -23,8 +23,7 @@ Status load_history(const std::string& path, History* h);
 // Parses the bytes of a JSON history (what load_history reads); `name` prefixes errors.
 Status parse_history(const std::string& bytes, const std::string& name, History* h);
 
-// The JSON form of one epoch / a whole history (also used inside checkpoints).
-nlohmann::json to_json(const EpochReport& r);
-Status from_json(const nlohmann::json& j, const std::string& where, EpochReport* r);
+// One epoch as a history file holds it (also inside checkpoints): the keys of docs/history.md.
+Value epoch_value(const EpochReport& r);
 
 }  // namespace nnet

@@ -3,11 +3,11 @@
 // the options the model was trained with. Layouts are documented in docs/models.md.
 #pragma once
 
-#include <nlohmann/json.hpp>
 #include <string>
 
 #include "nnet/network.h"
 #include "nnet/status.h"
+#include "nnet/value.h"
 
 namespace nnet {
 
@@ -27,7 +27,7 @@ inline constexpr size_t kMaxModelFileBytes = size_t{4} << 30;
 struct Model {
   Network net;
   std::string init;         // "large", "default", ... or "" when unknown (e.g. the book's files)
-  nlohmann::json training;  // training options (flag name -> value); null when unknown
+  Value training;           // training options (recorded_options); null when unknown
 };
 
 // True when `path` names an HDF5 model (ends in .h5 or .hdf5); otherwise JSON.

@@ -13,6 +13,8 @@
 #include "nnet/fileio.h"
 #include "nnet/history.h"
 #include "nnet/pyrandom.h"
+#include "io/history_json.h"
+#include "io/json_value.h"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -111,7 +113,7 @@ json state_json(const TrainState& s) {
   j["stop_reason"] = s.stop_reason;
   j["grad_norm_sums"] = s.grad_norm_sums;
   j["history"] = json::array();
-  for (const EpochReport& r : s.history) j["history"].push_back(to_json(r));
+  for (const EpochReport& r : s.history) j["history"].push_back(epoch_to_json(r));
   return j;
 }
 
@@ -171,7 +173,7 @@ Status state_from_json(const json& j, const std::string& where, TrainState* s) {
   s->history.clear();
   for (size_t i = 0; i < hist->size(); ++i) {
     EpochReport r;
-    NNET_RETURN_IF_ERROR(from_json((*hist)[i], where + ".history[" + std::to_string(i) + "]", &r));
+    NNET_RETURN_IF_ERROR(epoch_from_json((*hist)[i], where + ".history[" + std::to_string(i) + "]", &r));
     s->history.push_back(std::move(r));
   }
   return Status::Ok();
@@ -188,8 +190,8 @@ uint32_t dataset_crc32(const Dataset& d, uint32_t crc) {
   return crc32_bytes(d.labels.data(), d.labels.size(), crc);
 }
 
-json data_identity(const std::string& path, const Dataset& training, const Dataset* evaluation) {
-  json j;
+Value data_identity(const std::string& path, const Dataset& training, const Dataset* evaluation) {
+  Value j;
   j["path"] = path;
   j["pixels"] = training.pixels();
   j["training_images"] = training.size();
@@ -203,8 +205,8 @@ std::string serialize_checkpoint(const Checkpoint& c) {
   json h;
   h["format"] = "nnet-checkpoint";
   h["version"] = kCheckpointVersion;
-  h["options"] = c.options;
-  h["data"] = c.data;
+  h["options"] = json_of(c.options);
+  h["data"] = json_of(c.data);
   h["state"] = state_json(c.state);
   const std::string header = h.dump();
   std::string out(kMagic, sizeof kMagic);
@@ -279,8 +281,9 @@ Status parse_checkpoint(const std::string& bytes, const std::string& name, Check
   if (opts == h.end() || !opts->is_object() || data == h.end() || !data->is_object() ||
       state == h.end())
     return DataError(name + ": header: expected \"options\", \"data\" and \"state\" objects");
-  c.options = *opts;
-  c.data = *data;
+  if (!value_of(*opts, &c.options) || !value_of(*data, &c.data))
+    return DataError(name + ": header: expected \"options\" and \"data\" at most " +
+                     std::to_string(kMaxValueDepth) + " levels deep");
   NNET_RETURN_IF_ERROR(state_from_json(*state, name + ": state", &c.state));
 
   // Cross-checks: what train() indexes with must be in range.
@@ -340,24 +343,27 @@ Status load_checkpoint(const std::string& path, Checkpoint* out) {
   return parse_checkpoint(bytes, path, out);
 }
 
-Status compare_for_resume(const std::string& what, const json& saved, const json& now,
+Status compare_for_resume(const std::string& what, const Value& saved, const Value& now,
                           const std::vector<std::string>& ignore) {
   auto skipped = [&](const std::string& k) {
     return std::find(ignore.begin(), ignore.end(), k) != ignore.end();
   };
-  for (auto it = now.begin(); it != now.end(); ++it) {
-    if (skipped(it.key())) continue;
-    auto s = saved.find(it.key());
-    if (s == saved.end())
-      return UsageError(what + ": " + it.key() + " is " + it.value().dump() +
+  static const Value::Object kNone;
+  const Value::Object& now_members = now.is_object() ? now.as_object() : kNone;
+  const Value::Object& saved_members = saved.is_object() ? saved.as_object() : kNone;
+  for (const auto& [key, value] : now_members) {
+    if (skipped(key)) continue;
+    const Value* s = saved.find(key);
+    if (!s)
+      return UsageError(what + ": " + key + " is " + value.dump() +
                         " but the checkpoint has no such setting");
-    if (*s != it.value())
-      return UsageError(what + ": " + it.key() + " is " + it.value().dump() +
-                        " but the checkpoint has " + s->dump());
+    if (*s != value)
+      return UsageError(what + ": " + key + " is " + value.dump() + " but the checkpoint has " +
+                        s->dump());
   }
-  for (auto it = saved.begin(); it != saved.end(); ++it)
-    if (!skipped(it.key()) && !now.contains(it.key()))
-      return UsageError(what + ": the checkpoint has " + it.key() + " = " + it.value().dump() +
+  for (const auto& [key, value] : saved_members)
+    if (!skipped(key) && !now.find(key))
+      return UsageError(what + ": the checkpoint has " + key + " = " + value.dump() +
                         ", this run has no such setting");
   return Status::Ok();
 }

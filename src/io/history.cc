@@ -6,6 +6,8 @@
 #include <sstream>
 
 #include "nnet/fileio.h"
+#include "io/history_json.h"
+#include "io/json_value.h"
 
 namespace nnet {
 
@@ -123,7 +125,7 @@ Status health_from_json(const json& j, const std::string& where, EpochHealth* h)
 
 }  // namespace
 
-json to_json(const EpochReport& r) {
+json epoch_to_json(const EpochReport& r) {
   json j;
   j["epoch"] = r.epoch;
   j["eta"] = r.eta;
@@ -142,7 +144,7 @@ json to_json(const EpochReport& r) {
   return j;
 }
 
-Status from_json(const json& j, const std::string& where, EpochReport* r) {
+Status epoch_from_json(const json& j, const std::string& where, EpochReport* r) {
   if (!j.is_object())
     return DataError(where + ": expected an object, found " + std::string(j.type_name()));
   auto bad = [&](const char* key) {
@@ -171,6 +173,12 @@ Status from_json(const json& j, const std::string& where, EpochReport* r) {
   return Status::Ok();
 }
 
+Value epoch_value(const EpochReport& r) {
+  Value v;
+  value_of(epoch_to_json(r), &v);  // two levels deep: always converts
+  return v;
+}
+
 Status save_history(const std::string& path, const History& h) {
   const bool csv = path.size() >= 4 && path.compare(path.size() - 4, 4, ".csv") == 0;
   std::ostringstream out;
@@ -192,9 +200,9 @@ Status save_history(const std::string& path, const History& h) {
     json j;
     j["format"] = "nnet-history";
     j["version"] = 1;
-    j["options"] = h.options;
+    j["options"] = json_of(h.options);
     j["epochs"] = json::array();
-    for (const EpochReport& r : h.epochs) j["epochs"].push_back(to_json(r));
+    for (const EpochReport& r : h.epochs) j["epochs"].push_back(epoch_to_json(r));
     out << j.dump(1) << '\n';
   }
   return write_file_atomic(path, out.str());
@@ -229,11 +237,14 @@ Status parse_history(const std::string& bytes, const std::string& path, History*
   if (eps == j.end() || !eps->is_array() || eps->size() > kMaxEpochs)
     return DataError(path + ": expected an \"epochs\" array");
   auto opts = j.find("options");
-  h->options = (opts != j.end() && opts->is_object()) ? *opts : json::object();
+  h->options = Value::object();
+  if (opts != j.end() && opts->is_object() && !value_of(*opts, &h->options))
+    return DataError(path + ": options: expected at most " + std::to_string(kMaxValueDepth) +
+                     " levels of nesting");
   h->epochs.clear();
   for (size_t i = 0; i < eps->size(); ++i) {
     EpochReport r;
-    NNET_RETURN_IF_ERROR(from_json((*eps)[i], path + ": epochs[" + std::to_string(i) + "]", &r));
+    NNET_RETURN_IF_ERROR(epoch_from_json((*eps)[i], path + ": epochs[" + std::to_string(i) + "]", &r));
     h->epochs.push_back(std::move(r));
   }
   return Status::Ok();

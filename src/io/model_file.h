@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "nnet/model_io.h"
+#include "io/json_value.h"
 #include "nnet/status.h"
 
 namespace nnet::model_file {

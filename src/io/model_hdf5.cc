@@ -102,7 +102,6 @@ Status hdf5_image(const Model& m, const std::string& path, std::string* bytes) {
            H5Fclose);
   if (!file.ok()) return fail("create the in-memory file");
   const hid_t root = file.get();
-  json training = m.training;
   const int version = net.dense() ? kDenseModelFormatVersion : kModelFormatVersion;
   bool ok = write_string_attr(root, "format", "nnet-model") &&
             write_int_attr(root, "format_version", {version}, true) &&
@@ -110,7 +109,7 @@ Status hdf5_image(const Model& m, const std::string& path, std::string* bytes) {
             write_string_attr(root, "cost", name(arch.cost)) &&
             write_string_attr(root, "book_cost", book_cost_name(arch.cost)) &&
             write_string_attr(root, "init", m.init) &&
-            write_string_attr(root, "training", training.dump());
+            write_string_attr(root, "training", json_of(m.training).dump());
   if (ok && !net.dense())
     ok = write_string_attr(root, "layers", layers_to_string(arch.layers)) &&
          write_int_attr(root, "input", {arch.input.c, arch.input.h, arch.input.w}, false);
@@ -345,12 +344,15 @@ Status read_hdf5_in_process(const std::string& path, const std::string* image, M
     return DataError(path + ": / attribute init: expected large, default, xavier, he or " +
                      "network3, found \"" + init + "\"");
   NNET_RETURN_IF_ERROR(read_string_attr(root, "training", path + ": /", false, &training));
-  json training_json;
+  Value training_value;
   if (!training.empty()) {
-    training_json = json::parse(training, nullptr, false);
+    const json training_json = json::parse(training, nullptr, false);
     if (training_json.is_discarded())
       return DataError(path + ": / attribute training: expected JSON text, found \"" +
                        training.substr(0, 40) + "\"");
+    if (!value_of(training_json, &training_value))
+      return DataError(path + ": / attribute training: expected at most " +
+                       std::to_string(kMaxValueDepth) + " levels of nesting");
   }
   NNET_RETURN_IF_ERROR(check_hard_link(root, "layers", path + ": /layers"));
   Hid layers(H5Gopen2(root, "layers", H5P_DEFAULT), H5Gclose);
@@ -405,7 +407,7 @@ Status read_hdf5_in_process(const std::string& path, const std::string* image, M
   }
   out->net = std::move(net);
   out->init = init;
-  out->training = training_json;
+  out->training = std::move(training_value);
   return Status::Ok();
 }
 

@@ -185,7 +185,7 @@ nlohmann::ordered_json nnet_block(const Model& m) {
   for (Activation a : arch.activations) acts.push_back(name(a));
   blk["activations"] = acts;
   blk["init"] = m.init;
-  blk["training"] = nlohmann::ordered_json::parse(m.training.dump());
+  blk["training"] = nlohmann::ordered_json::parse(json_of(m.training).dump());
   return blk;
 }
 
@@ -233,7 +233,9 @@ Status read_nnet_block(const json& blk, const std::string& name, size_t layers, 
                        describe(i));
     out->init = i.get<std::string>();
   }
-  if (blk.contains("training")) out->training = blk["training"];
+  if (blk.contains("training") && !value_of(blk["training"], &out->training))
+    return DataError(p + ".training: expected at most " + std::to_string(kMaxValueDepth) +
+                     " levels of nesting");
   return Status::Ok();
 }
 

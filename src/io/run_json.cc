@@ -1,63 +1,92 @@
 #include "nnet/run_json.h"
 
+#include <limits>
 #include <type_traits>
 
 namespace nnet {
 
 namespace {
 
-using json = nlohmann::json;
+Value value(const OptionValue& v) {
+  return std::visit([](const auto& x) { return Value(x); }, v);
+}
 
-json value_json(const OptionValue& v) {
-  return std::visit([](const auto& x) { return json(x); }, v);
+// `v` as an option of type T: integers exactly and in T's range, any number for a double.
+template <typename T>
+bool get(const Value& v, T* out) {
+  if constexpr (std::is_same_v<T, bool>) {
+    if (!v.is_bool()) return false;
+    *out = v.as_bool();
+  } else if constexpr (std::is_same_v<T, std::string>) {
+    if (!v.is_string()) return false;
+    *out = v.as_string();
+  } else if constexpr (std::is_same_v<T, double>) {
+    if (!v.is_number()) return false;
+    *out = v.as_double();
+  } else if constexpr (std::is_integral_v<T>) {
+    using L = std::numeric_limits<T>;
+    // Every integral option fits int64 (size_t options are counts far below 2^63).
+    const int64_t hi = L::max() > static_cast<uint64_t>(INT64_MAX) ? INT64_MAX
+                                                                    : static_cast<int64_t>(L::max());
+    int64_t n;
+    if (!v.get_integer(static_cast<int64_t>(L::min()), hi, &n)) return false;
+    *out = static_cast<T>(n);
+  } else {  // a list
+    if (!v.is_array()) return false;
+    T items;
+    for (const Value& x : v.as_array()) {
+      typename T::value_type item;
+      if (!get(x, &item)) return false;
+      items.push_back(std::move(item));
+    }
+    *out = std::move(items);
+  }
+  return true;
 }
 
 }  // namespace
 
-json checkpoint_value(const RunOptions& opts, const OptionInfo& o) {
+Value checkpoint_value(const RunOptions& opts, const OptionInfo& o) {
   const OptionValue v = get_option(opts, o);
-  if (o.negation) return json(!std::get<bool>(v));
-  return value_json(v);
+  if (o.negation) return Value(!std::get<bool>(v));
+  return value(v);
 }
 
-bool set_checkpoint_value(RunOptions* opts, const OptionInfo& o, const json& j) {
-  try {
-    return std::visit(
-        [&](auto RunOptions::*f) {
-          using V = std::remove_reference_t<decltype(opts->*f)>;
-          V v = j.get<V>();
-          if constexpr (std::is_same_v<V, bool>)
-            if (o.negation) v = !v;
-          opts->*f = v;
-          return true;
-        },
-        o.field);
-  } catch (const json::exception&) {
-    return false;
-  }
+bool set_checkpoint_value(RunOptions* opts, const OptionInfo& o, const Value& v) {
+  return std::visit(
+      [&](auto RunOptions::*f) {
+        using V = std::remove_reference_t<decltype(opts->*f)>;
+        V x;
+        if (!get(v, &x)) return false;
+        if constexpr (std::is_same_v<V, bool>)
+          if (o.negation) x = !x;
+        opts->*f = std::move(x);
+        return true;
+      },
+      o.field);
 }
 
-json checkpoint_options(const RunOptions& opts) {
-  json j = json::object();
+Value checkpoint_options(const RunOptions& opts) {
+  Value j = Value::object();
   for (const OptionInfo& o : run_options())
     if (o.uses & kCheckpointed) j[checkpoint_key(o)] = checkpoint_value(opts, o);
   return j;
 }
 
-json recorded_options(const RunOptions& opts, const Architecture& arch,
-                      const std::string& data_path) {
+Value recorded_options(const RunOptions& opts, const Architecture& arch,
+                       const std::string& data_path) {
   static const RunOptions kDefaults;
-  json j = json::object();
+  Value j = Value::object();
   for (const OptionInfo& o : run_options()) {
     if (!(o.uses & kRecorded)) continue;
     const std::string key = o.record_key ? o.record_key : o.name;
     const OptionValue v = get_option(opts, o);
     switch (o.recorded) {
       case Recorded::kValue:
-        j[key] = value_json(v);
+        j[key] = value(v);
         break;
       case Recorded::kUnlessDefault:
-        if (v != get_option(kDefaults, o)) j[key] = value_json(v);
+        if (v != get_option(kDefaults, o)) j[key] = value(v);
         break;
       case Recorded::kDataPath:
         j[key] = data_path;

@@ -59,15 +59,12 @@ nlohmann::json shape_json(const Shape& s) {
 // What the model file recorded about its training, fit to show to anyone who can reach the
 // server: paths (of the training data, of --init-from's model) are cut to the data set's or
 // file's own name, and train_size -1 (every training image) reads "all".
-nlohmann::json training_json(const nlohmann::json& recorded) {
-  nlohmann::json t = recorded;
-  if (!t.is_object()) return t;
+nlohmann::json training_json(const Value& recorded) {
+  Value t = recorded;
   for (const char* key : {"data", "init_from"})
-    if (auto it = t.find(key); it != t.end() && it->is_string())
-      *it = data_set_name(it->get<std::string>());
-  if (auto it = t.find("train_size"); it != t.end() && it->is_number() && it->get<double>() < 0)
-    *it = "all";
-  return t;
+    if (Value* v = t.find(key); v && v->is_string()) *v = data_set_name(v->as_string());
+  if (Value* v = t.find("train_size"); v && v->is_number() && v->as_double() < 0) *v = "all";
+  return nlohmann::json::parse(t.dump());
 }
 
 nlohmann::json describe(const ServedModel& s) {

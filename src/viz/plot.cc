@@ -323,10 +323,10 @@ Status plot_curves(const std::vector<PlotRun>& runs, const std::string& path) {
 
 std::vector<std::string> weight_layer_names(const History& h, size_t layers) {
   std::vector<std::string> names;
-  auto it = h.options.find("layers");
+  const Value* spelled = h.options.find("layers");
   std::vector<LayerSpec> specs;
-  if (it != h.options.end() && it->is_string() && !it->get<std::string>().empty() &&
-      parse_layers(it->get<std::string>(), {Activation::kSigmoid}, &specs).ok()) {
+  if (spelled && spelled->is_string() && !spelled->as_string().empty() &&
+      parse_layers(spelled->as_string(), {Activation::kSigmoid}, &specs).ok()) {
     for (const LayerSpec& s : specs)
       if (has_weights(s.kind))
         names.push_back("layer " + std::to_string(names.size() + 1) + ": " + layers_to_string({s}));
