@@ -9,6 +9,7 @@
 #include "nnet/metrics.h"
 #include "nnet/model_io.h"
 #include "nnet/train.h"
+#include "run_flags.h"
 
 namespace nnet::app {
 
@@ -36,7 +37,7 @@ Status evaluate_model(const EvalFlags& f, EvalRun* run) {
   Device device;
   if (!parse_device(f.device, &device))
     return UsageError("--device: expected cpu or cuda, found '" + f.device + "'");
-  NNET_RETURN_IF_ERROR(device_status(device));
+  NNET_RETURN_IF_ERROR(with_flags(device_status(device)));
   for (const std::string& path : f.models) {
     run->models.emplace_back();
     NNET_RETURN_IF_ERROR(load_model(path, &run->models.back()));
@@ -67,8 +68,8 @@ Status evaluate_model(const EvalFlags& f, EvalRun* run) {
     if (device == Device::kCpu)
       run->each.back() = evaluate(m.net, run->data, false, 0.0, true, f.threads);
     else
-      NNET_RETURN_IF_ERROR(evaluate_on(device, m.net, run->data, false, 0.0, true,
-                                       &run->each.back()));
+      NNET_RETURN_IF_ERROR(
+          with_flags(evaluate_on(device, m.net, run->data, false, 0.0, true, &run->each.back())));
   }
   if (run->each.size() == 1) {
     run->result = run->each[0];

@@ -124,7 +124,7 @@ Status settle_options(Run& r) {
       return UsageError("--reference: runs the book's float64 code on the CPU; drop --device");
     if (r.par && r.par->size > 1)
       return UsageError("--device cuda: runs in one process (nnet, or mpirun -np 1)");
-    NNET_RETURN_IF_ERROR(device_status(r.opts.device));
+    NNET_RETURN_IF_ERROR(with_flags(device_status(r.opts.device)));
   }
   return Status::Ok();
 }
@@ -361,7 +361,7 @@ int train_and_finish(Run& r, Network& net) {
   install_interrupt_handlers();
   progress.start();
   const auto t0 = std::chrono::steady_clock::now();
-  const Status st = train(net, r.data.training, r.evaluation, r.opts, cb, &state);
+  const Status st = with_flags(train(net, r.data.training, r.evaluation, r.opts, cb, &state));
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return finish(r, net, state, st, seconds);

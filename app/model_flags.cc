@@ -47,7 +47,7 @@ Status prepare_init_from(const std::string& path, const Given& given, RunOptions
                          Model* model) {
   NNET_RETURN_IF_ERROR(load_model(path, model));
   const Architecture& arch = model->net.arch();
-  const bool stack = !model->net.dense();
+  const bool stack = !spelled_layers(arch).empty();
   RunOptions file = *run;
   spell_architecture(arch, &file);
   NNET_RETURN_IF_ERROR(check_shape_flags(path, given, *run, file, stack));

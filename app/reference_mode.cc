@@ -7,6 +7,7 @@
 #include "nnet/model_io.h"
 #include "nnet/reference.h"
 #include "nnet/report.h"
+#include "run_flags.h"
 
 namespace nnet::app {
 
@@ -51,7 +52,7 @@ int run_reference(const ReferenceRun& run) {
   ro.monitor_training_accuracy = run.opts.monitor_training_accuracy;
   ro.monitor_evaluation_cost = run.opts.monitor_evaluation_cost && run.evaluation;
   ro.monitor_evaluation_accuracy = run.opts.monitor_evaluation_accuracy && run.evaluation;
-  if (Status s = validate_reference(run.arch, ro); !s.ok()) return fail(s);
+  if (Status s = validate_reference(run.arch, ro); !s.ok()) return fail(with_flags(s));
   if (!run.quiet)
     std::fprintf(stderr,
                  "nnet: reference mode: float64, %s semantics, numpy seed %u, python seed %llu, %s "
@@ -78,7 +79,7 @@ int run_reference(const ReferenceRun& run) {
     h.options["reference"] = true;
     if (Status s = save_history(run.history, h); !s.ok()) return fail(s);
   }
-  if (!st.ok()) return fail(st);
+  if (!st.ok()) return fail(with_flags(st));
   if (!run.save.empty()) {
     Model m{to_network(net), name(ro.init), run.options};
     m.training["reference"] = true;

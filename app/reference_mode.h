@@ -22,7 +22,7 @@ struct ReferenceRun {
   std::string init;  // "" when --init was not given
   bool quiet = false;
   std::string history, save;  // output files, already checked; "" for none
-  Value options;     // recorded in history/model files
+  Value options;              // recorded in history/model files
 };
 
 // Runs the reference engine, printing the Python code's lines; returns the exit code.

@@ -93,8 +93,8 @@ Status with_flags(const Status& s) {
   return Status::Error(s.code(), flag_spelling(*o) + m.substr(end));
 }
 
-Status apply_saved_options(const std::string& where, const Value& saved,
-                           const Given& given, RunOptions* run) {
+Status apply_saved_options(const std::string& where, const Value& saved, const Given& given,
+                           RunOptions* run) {
   for (const OptionInfo& o : run_options()) {
     if (!(o.uses & kCheckpointed)) continue;
     const std::string key = checkpoint_key(o), flag = flag_spelling(o);
@@ -105,8 +105,7 @@ Status apply_saved_options(const std::string& where, const Value& saved,
       set_option(run, o, get_option(RunOptions(), o));
       continue;
     }
-    if (!it)
-      return DataError(where + ": the checkpoint's options lack \"" + key + "\"");
+    if (!it) return DataError(where + ": the checkpoint's options lack \"" + key + "\"");
     if (given(o.name)) {
       const Value now = checkpoint_value(*run, o);
       if (!o.may_change && now != *it)

@@ -42,7 +42,7 @@ Status with_flags(const Status& s);
 
 // --resume: options not given take the checkpoint's value; a given one must match it unless
 // the table lets a resumed run change it (--epochs, --data). `where` starts every message.
-Status apply_saved_options(const std::string& where, const Value& saved,
-                           const Given& given, RunOptions* run);
+Status apply_saved_options(const std::string& where, const Value& saved, const Given& given,
+                           RunOptions* run);
 
 }  // namespace nnet::app

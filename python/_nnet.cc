@@ -392,7 +392,7 @@ py::list train_net(PyNet& p, const PyData& training, const PyData* evaluation, p
   for (auto item : kw) set_keyword(&ro, py::str(item.first), item.second);
   TrainOptions o;
   check(as_keywords(train_options(ro, &o)));
-  check(device_status(o.device));
+  check(as_keywords(device_status(o.device)));
   Network& net = p.m.net;
   check_labels(training, net, "training_data");
   if (evaluation) check_labels(*evaluation, net, "test_data");
@@ -442,7 +442,7 @@ py::list train_net(PyNet& p, const PyData& training, const PyData* evaluation, p
   }
   p.pristine.clear();
   if (py_error) throw py::error_already_set();
-  if (!s.ok() && !(s.code() == Code::kInterrupted && stop_asked)) raise(s);
+  if (!s.ok() && !(s.code() == Code::kInterrupted && stop_asked)) raise(as_keywords(s));
   py::list hist;
   for (const EpochReport& r : st.history) hist.append(report_dict(r));
   return hist;
@@ -495,7 +495,7 @@ py::list train_reference(PyNet& p, const PyData& training, const PyData* evaluat
   o.monitor_evaluation_accuracy = run.monitor_evaluation_accuracy;
   if (!seed_given) ro.python_seed = p.seed;
   Network& net = p.m.net;
-  if (!net.dense())
+  if (!spelled_layers(net.arch()).empty())  // the float64 reference runs --sizes nets
     raise(UsageError("reference: conv layer stacks are not in the book's network.py/network2.py"));
   check_labels(training, net, "training_data");
   if (evaluation) check_labels(*evaluation, net, "test_data");
@@ -510,7 +510,7 @@ py::list train_reference(PyNet& p, const PyData& training, const PyData* evaluat
   ro.monitor_training_accuracy = o.monitor_training_accuracy;
   ro.monitor_evaluation_cost = o.monitor_evaluation_cost && eval;
   ro.monitor_evaluation_accuracy = o.monitor_evaluation_accuracy && eval;
-  check(validate_reference(net.arch(), ro));
+  check(as_keywords(validate_reference(net.arch(), ro)));
 
   auto start = std::make_shared<ReferenceNetwork>();
   if (p.ref && net.params() == p.ref_sync) {
@@ -750,7 +750,7 @@ PYBIND11_MODULE(_nnet, m) {
       .def_property_readonly("layer_spec",
                              [](const PyNet& p) {
                                // "" for a --sizes net, as Network(layers=...) takes it
-                               return p.m.net.dense() ? std::string() : layers_to_string(p.m.net.arch().layers);
+                               return spelled_layers(p.m.net.arch());
                              })
       .def_property_readonly("input_shape",
                              [](const PyNet& p) {

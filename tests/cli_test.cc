@@ -205,6 +205,16 @@ TEST(Cli, ReferenceModePrintsThePythonLines) {
   }
 }
 
+// --dropout drops a --sizes net's hidden units; a stack says dropout:P in --layers. Refused from
+// the option table, before any data is read (the path does not exist).
+TEST(Cli, DropoutFlagIsForSizesNets) {
+  CommandResult r = run_nnet("train --layers fc:30,softmax:10 --dropout 0.5 --data /nonexistent");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(r.err.rfind("nnet: --dropout: drops a --sizes net's hidden units; a layer stack", 0),
+            0u)
+      << r.err;
+}
+
 TEST(Cli, ReferenceModeRefusesWhatTheBookLacks) {
   NNET_REQUIRE_MNIST(dir);
   CommandResult r = run_nnet("train --reference --dropout 0.5 --data '" + dir + "'");

@@ -18,7 +18,7 @@ namespace nnet::cuda_cases {
 struct NetCase {
   const char* name;
   Architecture arch;
-  double dense_dropout = 0;  // a dense net's in-place --dropout
+  double unit_dropout = 0;  // a dense net's in-place --dropout
 };
 
 inline Architecture stack(Shape input, const std::string& layers,
@@ -82,8 +82,8 @@ inline double rel_error(const std::vector<double>& a, const std::vector<double>&
   return r > 0 ? std::sqrt(d / r) : std::sqrt(d);
 }
 
-inline bool has_masks(const Network& net, double dense_dropout) {
-  return dense_dropout > 0 || has_dropout(net.arch());
+inline bool has_masks(const Network& net, double unit_dropout) {
+  return unit_dropout > 0 || has_dropout(net.arch());
 }
 
 // The activations of stack layer (or dense layer) i as the CPU stores them.

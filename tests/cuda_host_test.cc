@@ -208,16 +208,16 @@ std::vector<NetCase> all_cases() {
 }
 
 // Whether CPU layer i (stack layer, or dense weight layer) carries a dropout mask.
-bool masked_layer(const Network& net, double dense_dropout, int i) {
-  return net.spec(i).kind == LayerKind::kDropout || (dense_dropout > 0 && drops_in_place(net, i));
+bool masked_layer(const Network& net, double unit_dropout, int i) {
+  return net.spec(i).kind == LayerKind::kDropout || (unit_dropout > 0 && drops_in_place(net, i));
 }
 
 // Copies the host net's masks (of its last forward) into the CPU workspace.
 template <class T, class U>
-void copy_masks(const Network& net, double dense_dropout, cuda::NetRunner<T, cuda::HostExec>& h,
+void copy_masks(const Network& net, double unit_dropout, cuda::NetRunner<T, cuda::HostExec>& h,
                 int m, WorkspaceT<U>* ws) {
   for (int i = 0; i < layer_count(net); ++i) {
-    if (!masked_layer(net, dense_dropout, i)) continue;
+    if (!masked_layer(net, unit_dropout, i)) continue;
     std::vector<T> mk(ws->mask[i].rows() * static_cast<size_t>(m));
     h.get_mask(i, m, mk.data());
     for (size_t k = 0; k < mk.size(); ++k) ws->mask[i].data()[k] = static_cast<U>(mk[k]);
@@ -252,16 +252,16 @@ void compare_with_float64(const NetCase& c, double* act_err, double* grad_err) {
 
   NetworkT<T> netT = convert<T>(net);
   std::unique_ptr<HostNet<T>> hn;
-  ASSERT_TRUE(HostNet<T>::create(netT, m, c.dense_dropout, 5, &hn).ok());
+  ASSERT_TRUE(HostNet<T>::create(netT, m, c.unit_dropout, 5, &hn).ok());
   auto& h = hn->net();
   std::vector<T> xT(batch.x.begin(), batch.x.end());
-  const bool training = has_masks(net, c.dense_dropout);
+  const bool training = has_masks(net, c.unit_dropout);
   h.forward_host(xT.data(), m, training, 42);
   h.backward_host(batch.labels.data(), m);
 
   NetworkD ref = convert<double>(net);
   WorkspaceT<double> ws = make_workspace(ref, m);
-  if (training) copy_masks(net, c.dense_dropout, h, m, &ws);
+  if (training) copy_masks(net, c.unit_dropout, h, m, &ws);
   Eigen::Map<const MatrixT<double>> X(batch.x.data(), in, m);
   MatrixT<double> Y = MatrixT<double>::Zero(net.outputs(), m);
   for (int j = 0; j < m; ++j) Y(batch.labels[j], j) = 1;
@@ -324,9 +324,9 @@ TEST(CudaHostLayers, GradientCheckThroughTheKernels) {
     const int m = 4;
     Batch batch = random_batch(net.inputs(), m, 5);
     std::unique_ptr<HostNet<double>> hn;
-    ASSERT_TRUE(HostNet<double>::create(d, m, c.dense_dropout, 9, &hn).ok());
+    ASSERT_TRUE(HostNet<double>::create(d, m, c.unit_dropout, 9, &hn).ok());
     auto& h = hn->net();
-    const bool training = has_masks(net, c.dense_dropout);
+    const bool training = has_masks(net, c.unit_dropout);
     h.forward_host(batch.x.data(), m, training, 7);
     h.backward_host(batch.labels.data(), m);
     std::vector<double> g(d.params().size());
@@ -366,7 +366,7 @@ TEST(CudaHostLayers, GradientCheckThroughTheKernels) {
 TEST(CudaHostDropout, MasksAreKeyedBySeedAndStepAndDropAboutP) {
   for (const NetCase& c : all_cases()) {
     Network net(c.arch);
-    if (!has_masks(net, c.dense_dropout)) continue;
+    if (!has_masks(net, c.unit_dropout)) continue;
     SCOPED_TRACE(c.name);
     init_params(net, Init::kDefault, 7);
     const int m = 64;
@@ -375,11 +375,11 @@ TEST(CudaHostDropout, MasksAreKeyedBySeedAndStepAndDropAboutP) {
     // Masks of (seed, step): each dropout layer's, as drawn by a forward pass.
     auto masks = [&](uint32_t seed, long long step) {
       std::unique_ptr<HostNet<float>> hn;
-      EXPECT_TRUE(HostNet<float>::create(net, m, c.dense_dropout, seed, &hn).ok());
+      EXPECT_TRUE(HostNet<float>::create(net, m, c.unit_dropout, seed, &hn).ok());
       hn->net().forward_host(x.data(), m, true, step);
       std::vector<std::vector<float>> out;
       for (int i = 0; i < layer_count(net); ++i) {
-        if (!masked_layer(net, c.dense_dropout, i)) continue;
+        if (!masked_layer(net, c.unit_dropout, i)) continue;
         const int size = hn->net().plan().layers[i].size;
         out.emplace_back(static_cast<size_t>(size) * m);
         hn->net().get_mask(i, m, out.back().data());
@@ -392,9 +392,9 @@ TEST(CudaHostDropout, MasksAreKeyedBySeedAndStepAndDropAboutP) {
     EXPECT_NE(a, masks(6, 42));
     int k = 0;
     for (int i = 0; i < layer_count(net); ++i) {
-      if (!masked_layer(net, c.dense_dropout, i)) continue;
+      if (!masked_layer(net, c.unit_dropout, i)) continue;
       const bool layer = net.spec(i).kind == LayerKind::kDropout;
-      const double p = layer ? net.spec(i).drop : c.dense_dropout;
+      const double p = layer ? net.spec(i).drop : c.unit_dropout;
       const bool inverted = layer ? net.spec(i).inverted : true;
       const float keep = inverted ? static_cast<float>(1.0 / (1.0 - p)) : 1.0f;
       const std::vector<float>& mk = a[k++];
@@ -497,7 +497,7 @@ Dataset random_dataset(int pixels, size_t n, uint32_t seed) {
 template <class T>
 std::vector<double> cpu_gradient(const NetworkD& ref, const Dataset& d,
                                  const std::vector<uint32_t>& order, size_t begin, int m,
-                                 double dense_dropout, cuda::NetRunner<T, cuda::HostExec>& h,
+                                 double unit_dropout, cuda::NetRunner<T, cuda::HostExec>& h,
                                  const Network& shape) {
   const int in = ref.inputs();
   MatrixT<double> X(in, m), Y = MatrixT<double>::Zero(ref.outputs(), m);
@@ -507,8 +507,8 @@ std::vector<double> cpu_gradient(const NetworkD& ref, const Dataset& d,
     Y(d.labels[idx], j) = 1;
   }
   WorkspaceT<double> ws = make_workspace(ref, m);
-  const bool training = has_masks(shape, dense_dropout);
-  if (training) copy_masks(shape, dense_dropout, h, m, &ws);
+  const bool training = has_masks(shape, unit_dropout);
+  if (training) copy_masks(shape, unit_dropout, h, m, &ws);
   forward(ref, X, m, ws, training);
   std::vector<double> grad(ref.params().size(), 0.0);
   backward(ref, X, Y, m, ws, grad.data(), training);
@@ -526,7 +526,7 @@ TEST(CudaHostSteps, StepsFollowTheCpuWithMomentumL1AndL2) {
     const int batch = 6;  // 4 batches: 6, 6, 6, 5
     NetworkD cpu = convert<double>(net);
     std::unique_ptr<HostNet<double>> hn;
-    ASSERT_TRUE(HostNet<double>::create(cpu, batch, c.dense_dropout, 12, &hn).ok());
+    ASSERT_TRUE(HostNet<double>::create(cpu, batch, c.unit_dropout, 12, &hn).ok());
     auto& h = hn->net();
     h.set_training(d);
     const double eta = 0.2, decay = 0.99, l1 = 0.001, mu = 0.5;
@@ -548,7 +548,7 @@ TEST(CudaHostSteps, StepsFollowTheCpuWithMomentumL1AndL2) {
         h.step(m, batch, false, false);
         EXPECT_EQ(h.state().step, global + 1);
         const std::vector<double> grad =
-            cpu_gradient(cpu, d, order, b * batch, m, c.dense_dropout, h, net);
+            cpu_gradient(cpu, d, order, b * batch, m, c.unit_dropout, h, net);
         apply_update(cpu, grad.data(), SgdRule{eta / m, decay, l1, mu}, velocity.data());
         std::vector<double> p(cpu.params().size()), v(p.size());
         h.get_params(p.data());
@@ -573,7 +573,7 @@ TEST(CudaHostSteps, GradientNormsMatchTheCpus) {
     const Dataset d = random_dataset(net.inputs(), 20, 9);
     const int batch = 7;  // 7, 7, 6
     std::unique_ptr<HostNet<float>> hn;
-    ASSERT_TRUE(HostNet<float>::create(net, batch, c.dense_dropout, 3, &hn).ok());
+    ASSERT_TRUE(HostNet<float>::create(net, batch, c.unit_dropout, 3, &hn).ok());
     auto& h = hn->net();
     h.set_training(d);
     h.set_rule(0.1, 1.0, 0.0, 0.0);
@@ -593,7 +593,7 @@ TEST(CudaHostSteps, GradientNormsMatchTheCpus) {
       for (size_t i = 0; i < p.size(); ++i) cpu.params()[i] = p[i];
       h.step(m, batch, false, true);
       const std::vector<double> g =
-          cpu_gradient(cpu, d, order, b * batch, m, c.dense_dropout, h, net);
+          cpu_gradient(cpu, d, order, b * batch, m, c.unit_dropout, h, net);
       std::vector<double> row(2 * L);
       for (int l = 0; l < L; ++l) {
         double sb = 0, sw = 0;
@@ -624,7 +624,7 @@ TEST(CudaHostSteps, ProbeEvidenceIsTallyBatchs) {
     const Dataset d = random_dataset(net.inputs(), 30, 4);
     const int batch = 8;  // 8, 8, 8, 6
     std::unique_ptr<HostNet<float>> hn;
-    ASSERT_TRUE(HostNet<float>::create(net, batch, c.dense_dropout, 3, &hn).ok());
+    ASSERT_TRUE(HostNet<float>::create(net, batch, c.unit_dropout, 3, &hn).ok());
     auto& h = hn->net();
     h.set_training(d);
     h.set_rule(0.5, 1.0, 0.0, 0.0);

@@ -76,9 +76,9 @@ void compare_with_float64(const NetCase& c, double* act_err, double* grad_err) {
 
   NetworkT<T> netT = convert<T>(net);
   std::unique_ptr<cuda::DeviceNet<T>> dn;
-  ASSERT_TRUE(cuda::DeviceNet<T>::create(netT, m, c.dense_dropout, 5, &dn).ok());
+  ASSERT_TRUE(cuda::DeviceNet<T>::create(netT, m, c.unit_dropout, 5, &dn).ok());
   std::vector<T> xT(x.begin(), x.end());
-  const bool training = has_masks(net, c.dense_dropout);
+  const bool training = has_masks(net, c.unit_dropout);
   dn->forward_host(xT.data(), m, training, 42);
   dn->backward_host(labels.data(), m);
 
@@ -87,7 +87,7 @@ void compare_with_float64(const NetCase& c, double* act_err, double* grad_err) {
   const int S = layer_count(net);
   for (int i = 0; i < S; ++i) {
     const bool dropout_layer =
-        net.spec(i).kind == LayerKind::kDropout || (c.dense_dropout > 0 && drops_in_place(net, i));
+        net.spec(i).kind == LayerKind::kDropout || (c.unit_dropout > 0 && drops_in_place(net, i));
     if (!training || !dropout_layer) continue;
     std::vector<T> mk(ws.mask[i].rows() * static_cast<size_t>(m));
     dn->get_mask(i, m, mk.data());
@@ -166,10 +166,10 @@ TEST(CudaLayers, DeviceMatchesTheHostExecutor) {
     const NetworkD d = convert<double>(net);
     std::unique_ptr<cuda::DeviceNet<double>> dn;
     std::unique_ptr<cuda::HostNet<double>> hn;
-    ASSERT_TRUE(cuda::DeviceNet<double>::create(d, m, c.dense_dropout, 5, &dn).ok());
-    ASSERT_TRUE(cuda::HostNet<double>::create(d, m, c.dense_dropout, 5, &hn).ok());
+    ASSERT_TRUE(cuda::DeviceNet<double>::create(d, m, c.unit_dropout, 5, &dn).ok());
+    ASSERT_TRUE(cuda::HostNet<double>::create(d, m, c.unit_dropout, 5, &hn).ok());
     auto& h = hn->net();
-    const bool training = has_masks(net, c.dense_dropout);
+    const bool training = has_masks(net, c.unit_dropout);
     dn->forward_host(x.data(), m, training, 42);
     dn->backward_host(labels.data(), m);
     h.forward_host(x.data(), m, training, 42);
@@ -181,8 +181,8 @@ TEST(CudaLayers, DeviceMatchesTheHostExecutor) {
       dn->get_activations(i, m, a.data());
       h.get_activations(i, m, b.data());
       act = std::max(act, rel_error(a, b));
-      const bool masked = net.spec(i).kind == LayerKind::kDropout ||
-                          (c.dense_dropout > 0 && drops_in_place(net, i));
+      const bool masked =
+          net.spec(i).kind == LayerKind::kDropout || (c.unit_dropout > 0 && drops_in_place(net, i));
       if (training && masked) {
         dn->get_mask(i, m, a.data());
         h.get_mask(i, m, b.data());
@@ -210,8 +210,8 @@ TEST(CudaLayers, DeviceMatchesTheHostExecutor) {
     for (uint32_t i = 0; i < 17; ++i) order[i] = (i * 7) % 17;
     std::unique_ptr<cuda::DeviceNet<float>> df;
     std::unique_ptr<cuda::HostNet<float>> hf;
-    ASSERT_TRUE(cuda::DeviceNet<float>::create(net, 6, c.dense_dropout, 3, &df).ok());
-    ASSERT_TRUE(cuda::HostNet<float>::create(net, 6, c.dense_dropout, 3, &hf).ok());
+    ASSERT_TRUE(cuda::DeviceNet<float>::create(net, 6, c.unit_dropout, 3, &df).ok());
+    ASSERT_TRUE(cuda::HostNet<float>::create(net, 6, c.unit_dropout, 3, &hf).ok());
     auto& hs = hf->net();
     df->set_training(data);
     hs.set_training(data);
@@ -269,8 +269,8 @@ TEST(CudaLayers, GradientCheckOnTheDevice) {
     std::vector<uint8_t> labels(m);
     for (int j = 0; j < m; ++j) labels[j] = static_cast<uint8_t>(rng() % 10);
     std::unique_ptr<cuda::DeviceNet<double>> dn;
-    ASSERT_TRUE(cuda::DeviceNet<double>::create(d, m, c.dense_dropout, 9, &dn).ok());
-    const bool training = has_masks(net, c.dense_dropout);
+    ASSERT_TRUE(cuda::DeviceNet<double>::create(d, m, c.unit_dropout, 9, &dn).ok());
+    const bool training = has_masks(net, c.unit_dropout);
     dn->forward_host(x.data(), m, training, 7);
     dn->backward_host(labels.data(), m);
     std::vector<double> g(d.params().size());

@@ -46,7 +46,8 @@ Architecture every_kind(Cost cost) {
 
 // Random parameters with the awkward floats (denormals, -0.0, the extremes) in front.
 Model awkward_stack(Cost cost) {
-  Model m{Network(every_kind(cost)), "network3", testing::json_value(R"({"layers": "...", "eta": 0.03})")};
+  Model m{Network(every_kind(cost)), "network3",
+          testing::json_value(R"({"layers": "...", "eta": 0.03})")};
   init_params(m.net, Init::kXavier, 5);
   auto& p = m.net.params();
   const float specials[] = {0.1f,

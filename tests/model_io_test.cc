@@ -27,7 +27,8 @@ using testing::write_file;
 
 // A net whose parameters include the awkward floats: 0.1f, denormals, -0.0, the extremes.
 Model awkward_model(Architecture arch) {
-  Model m{Network(std::move(arch)), "xavier", testing::json_value(R"({"eta": 0.5, "sizes": [4, 3, 2]})")};
+  Model m{Network(std::move(arch)), "xavier",
+          testing::json_value(R"({"eta": 0.5, "sizes": [4, 3, 2]})")};
   init_params(m.net, Init::kXavier, 7);
   auto& p = m.net.params();
   const float specials[] = {0.1f,

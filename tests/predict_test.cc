@@ -2,10 +2,10 @@
 // semi-transparent pictures must come back to (nearly) their original 28x28 framing, and a model
 // must classify them as it classifies the originals. Also: `nnet predict` error codes.
 #include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 #include <stb/stb_image_write.h>
 
 #include <cmath>
+#include <nlohmann/json.hpp>
 
 #include "nnet/data.h"
 #include "nnet/image.h"

@@ -176,7 +176,8 @@ TEST(ServeApp, ModelDescriptionShowsNamesNotPaths) {
                                        "init_from": "/home/alice/private/start.json",
                                        "train_size": -1, "epochs": 3})");
   Model part = test_model(8);
-  part.training = testing::json_value(R"({"data": "/home/alice/private/fashion-mnist/", "train_size": 1000})");
+  part.training =
+      testing::json_value(R"({"data": "/home/alice/private/fashion-mnist/", "train_size": 1000})");
   std::vector<ServedModel> v;
   v.push_back({"a.json", std::move(m), 0.9, "test split of mnist-first10k (10000 images)"});
   v.push_back({"b.json", std::move(part), {}, ""});

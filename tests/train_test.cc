@@ -180,6 +180,43 @@ TEST(Train, ArchitectureValidation) {
   EXPECT_TRUE(validate(a, 784, 10).ok());
 }
 
+// The engine asks layers, not the spelling: a --sizes net is a stack whose hidden fc layers take
+// TrainOptions::dropout in place and whose numerics are the fused kernels'; a --layers stack of
+// the same fc layers has neither (dropout is a layer there, and Eigen's GEMM rounds it).
+TEST(Train, SizesNetsCarryTheirDropoutAndNumericsInTheLayers) {
+  const Network sized(sigmoid_architecture({4, 3, 3, 2}));
+  ASSERT_EQ(sized.stack_size(), 3);
+  EXPECT_TRUE(sized.spec(0).in_place_dropout);
+  EXPECT_TRUE(sized.spec(1).in_place_dropout);
+  EXPECT_FALSE(sized.spec(2).in_place_dropout);  // the output layer is never dropped
+  EXPECT_EQ(sized.arch().numerics, Architecture::Numerics::kFusedFc);
+  Architecture a;
+  a.input = Shape{4, 1, 1};
+  ASSERT_TRUE(parse_layers("fc:3,fc:3,fc:2", {Activation::kSigmoid}, &a.layers).ok());
+  const Network stacked(a);
+  EXPECT_FALSE(has_in_place_dropout(stacked.arch()));
+  EXPECT_EQ(stacked.arch().numerics, Architecture::Numerics::kLayerwise);
+
+  // train() refuses TrainOptions::dropout where no layer takes it, naming the option.
+  Dataset d = tiny_dataset(20);
+  TrainOptions o;
+  o.epochs = 1;
+  o.batch = 5;
+  o.dropout = 0.5;
+  for (Network net : {Network(a), Network(sigmoid_architecture({4, 2}))}) {
+    init_params(net, Init::kDefault, 1);
+    TrainState st = initial_state(net, d.size(), o);
+    const Status s = train(net, d, nullptr, o, {}, &st);
+    EXPECT_EQ(s.code(), Code::kUsage);
+    EXPECT_EQ(s.message().rfind("dropout: expected a net with hidden fc layers", 0), 0u)
+        << s.message();
+  }
+  Network net(sigmoid_architecture({4, 3, 2}));
+  init_params(net, Init::kDefault, 1);
+  TrainState st = initial_state(net, d.size(), o);
+  EXPECT_TRUE(train(net, d, nullptr, o, {}, &st).ok());
+}
+
 TEST(Train, EvaluateCountsArgmaxAndIgnoresThreadCount) {
   Dataset d = tiny_dataset(1001);  // more than one evaluation chunk
   Network net(sigmoid_architecture({4, 2}));

@@ -43,6 +43,9 @@ struct LayerSpec {
   // dropout: false = network3 (binomial mask while training, inputs scaled by (1-p) at test
   // time); true = inverted (kept units scaled by 1/(1-p) while training, identity at test time).
   bool inverted = false;
+  // fc: TrainOptions::dropout drops this layer's outputs in place while training (network2-style
+  // hidden-unit dropout). Set for a --sizes net's hidden layers; a stack has dropout:P layers.
+  bool in_place_dropout = false;
 };
 
 // Parses "conv:20:5,maxpool:2,conv:40:5,maxpool:2,fc:100,softmax:10" into specs, with

@@ -28,10 +28,17 @@ struct Architecture {
   Cost cost = Cost::kQuadratic;
   Shape input{1, 28, 28};
   std::vector<LayerSpec> layers;
-  // Spelled as --sizes: make_layer_table() sets it (and builds `layers` and `input`) for an
-  // architecture given by sizes and activations alone. Read only where the spelling matters:
-  // model files, the CLI and Python, and the CPU backend's choice of fc kernels.
+  // Spelled as --sizes: make_layer_table() sets it (and builds `layers` and `input`, and sets
+  // `numerics` and the hidden layers' in_place_dropout) for an architecture given by sizes and
+  // activations alone. Read only where the spelling matters: model files, the CLI and Python.
   bool dense = false;
+  // Which CPU numerics the net keeps; tests/compat_test.cc holds both to their old bytes.
+  //   kFusedFc (a --sizes net): the fused AVX-512 fc kernels where the CPU has them, which round
+  //     differently from Eigen's GEMM, and evaluation in whole chunks;
+  //   kLayerwise (any other): each layer kind's own kernels (Eigen's GEMM for fc), evaluation in
+  //     pieces whose workspace fits ~4 MiB.
+  enum class Numerics { kLayerwise, kFusedFc };
+  Numerics numerics = Numerics::kLayerwise;
 };
 
 // The notebook's network: sigmoid everywhere, quadratic cost.
@@ -141,8 +148,14 @@ using ConstVectorMap = Network::ConstVectorMap;
 template <class T>
 void init_params(NetworkT<T>& net, Init init, uint32_t seed);
 
+// The net as the user spelled it: layers_to_string(arch.layers) for a stack given by layers, ""
+// for a net spelled by sizes (Architecture::dense). Front ends show and record this spelling.
+std::string spelled_layers(const Architecture& arch);
+
 // Whether a stack has any dropout layer.
 bool has_dropout(const Architecture& arch);
+// Whether any layer takes TrainOptions::dropout in place (LayerSpec::in_place_dropout).
+bool has_in_place_dropout(const Architecture& arch);
 
 // Cost of one output column against its one-hot target, as the book defines it
 // (quadratic: 0.5*|a-y|^2; cross-entropy: sum -y ln a - (1-y) ln(1-a), with 0*log 0 = 0;

@@ -46,7 +46,8 @@ struct TrainOptions {
   uint32_t seed = 1;      // numpy seed for init, Python seed for shuffles, dropout seed
   double lambda = 0.0;    // L2: w <- (1 - eta*lambda/n) w - eta/m sum nabla_w
   double l1 = 0.0;        // L1: w <- w - eta*l1/n sgn(w) - eta/m sum nabla_w
-  double dropout = 0.0;   // probability of dropping a hidden neuron (inverted dropout)
+  double dropout = 0.0;   // probability of dropping a hidden neuron (inverted dropout), on the
+                          // layers with LayerSpec::in_place_dropout (a --sizes net's hidden ones)
   double momentum = 0.0;  // v <- mu v - eta/m sum nabla; w <- w + v (with L2/L1 decay)
   Schedule schedule = Schedule::kConstant;
   int step_epochs = 10;

@@ -136,24 +136,25 @@ Status validate_reference(const Architecture& arch, const ReferenceOptions& opts
                       " activations, found " + std::to_string(arch.activations.size()));
   for (Activation a : arch.activations)
     if (a != Activation::kSigmoid)
-      return UsageError(std::string("--reference: the book's networks are sigmoid only, found ") +
-                        name(a));
+      return UsageError(
+          std::string("reference engine: the book's networks are sigmoid only, found ") + name(a));
   if (arch.cost != Cost::kQuadratic && arch.cost != Cost::kCrossEntropy)
-    return UsageError(std::string("--reference: cost must be quadratic or cross-entropy, found ") +
-                      name(arch.cost));
+    return UsageError(
+        std::string("reference engine: cost must be quadratic or cross-entropy, found ") +
+        name(arch.cost));
   if (!supported_init(opts.init))
-    return UsageError(std::string("--reference: init must be large or default, found ") +
+    return UsageError(std::string("reference engine: init must be large or default, found ") +
                       name(opts.init));
   if (opts.epochs < 1)
-    return UsageError("--epochs: expected >= 1, found " + std::to_string(opts.epochs));
+    return UsageError("epochs: expected >= 1, found " + std::to_string(opts.epochs));
   if (opts.batch < 1)
-    return UsageError("--batch: expected >= 1, found " + std::to_string(opts.batch));
+    return UsageError("batch: expected >= 1, found " + std::to_string(opts.batch));
   if (!std::isfinite(opts.eta) || opts.eta <= 0)
-    return UsageError("--eta: expected a finite value > 0, found " + py_repr(opts.eta));
+    return UsageError("eta: expected a finite value > 0, found " + py_repr(opts.eta));
   if (!std::isfinite(opts.lambda) || opts.lambda < 0)
-    return UsageError("--lambda: expected a finite value >= 0, found " + py_repr(opts.lambda));
+    return UsageError("lambda: expected a finite value >= 0, found " + py_repr(opts.lambda));
   if (opts.lambda != 0 && !opts.network2)
-    return UsageError("--lambda: network.py has no L2 term; use network2 semantics");
+    return UsageError("lambda: network.py has no L2 term; use network2 semantics");
   return Status::Ok();
 }
 

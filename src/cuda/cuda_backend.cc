@@ -156,11 +156,10 @@ Status cuda_status() { return cuda::device_status(); }
 Status make_cuda_backend(const Network& net, const Dataset& training, const TrainOptions& opts,
                          std::unique_ptr<Backend>* out) {
   if (opts.grad_chunk > 0)
-    return UsageError("--grad-chunk: runs on the CPU only (nnet-mpi); drop it or use --device cpu");
+    return UsageError("grad_chunk: runs on the CPU only (nnet-mpi); drop it, or run on the CPU");
   const int m_max = static_cast<int>(std::min<size_t>(opts.batch, std::max<size_t>(training.size(), 1)));
   std::unique_ptr<cuda::DeviceNet<float>> dn;
-  const double dense_dropout = net.dense() ? opts.dropout : 0.0;
-  NNET_RETURN_IF_ERROR(cuda::DeviceNet<float>::create(net, m_max, dense_dropout, opts.seed, &dn));
+  NNET_RETURN_IF_ERROR(cuda::DeviceNet<float>::create(net, m_max, opts.dropout, opts.seed, &dn));
   dn->set_training(training);
   *out = std::make_unique<CudaBackend>(net, training, opts, std::move(dn));
   return Status::Ok();

@@ -126,37 +126,37 @@ Status device_status() {
     if (!lib) lib = dlopen("libcuda.so.1", RTLD_NOW);
     if (!lib)
       return Status::Error(Code::kUnavailable,
-                           "--device cuda: no NVIDIA driver on this machine (libcuda.so.1 not "
-                           "found); run on the CPU (--device cpu)");
+                           "device cuda: no NVIDIA driver on this machine (libcuda.so.1 not "
+                           "found); run on the CPU instead");
     dlclose(lib);
     return Status::Error(Code::kUnavailable,
-                         "--device cuda: the NVIDIA driver is older than CUDA 13 needs; update "
-                         "it, or run on the CPU (--device cpu)");
+                         "device cuda: the NVIDIA driver is older than CUDA 13 needs; update "
+                         "it, or run on the CPU instead");
   }
   if (e == cudaErrorNoDevice || e == cudaErrorInitializationError ||
       e == cudaErrorCompatNotSupportedOnDevice)
-    return Status::Error(Code::kUnavailable, std::string("--device cuda: no usable GPU (") +
+    return Status::Error(Code::kUnavailable, std::string("device cuda: no usable GPU (") +
                                                  cudaGetErrorString(e) +
-                                                 "); run on the CPU (--device cpu)");
+                                                 "); run on the CPU instead");
   if (e != cudaSuccess)
-    return Status::Error(Code::kUnavailable, std::string("--device cuda: CUDA cannot start (") +
+    return Status::Error(Code::kUnavailable, std::string("device cuda: CUDA cannot start (") +
                                                  cudaGetErrorString(e) + ")");
   if (count == 0)
     return Status::Error(Code::kUnavailable,
-                         "--device cuda: the driver sees no GPU; run on the CPU (--device cpu)");
+                         "device cuda: the driver sees no GPU; run on the CPU instead");
   // The build's kernels are for sm_90 (plus PTX any newer device compiles).
   cudaDeviceProp p{};
   if (cudaGetDeviceProperties(&p, 0) != cudaSuccess)
-    return Status::Error(Code::kUnavailable, "--device cuda: cannot read the GPU's properties");
+    return Status::Error(Code::kUnavailable, "device cuda: cannot read the GPU's properties");
   if (p.major < 9)
-    return Status::Error(Code::kUnavailable, std::string("--device cuda: ") + p.name + " is sm_" +
+    return Status::Error(Code::kUnavailable, std::string("device cuda: ") + p.name + " is sm_" +
                                                  std::to_string(p.major * 10 + p.minor) +
                                                  "; this build's kernels need sm_90 or newer");
   // A first allocation proves the context works (a driver older than the runtime fails here).
   void* probe = nullptr;
   const cudaError_t a = cudaMalloc(&probe, 256);
   if (a != cudaSuccess)
-    return Status::Error(Code::kUnavailable, std::string("--device cuda: cannot use ") + p.name +
+    return Status::Error(Code::kUnavailable, std::string("device cuda: cannot use ") + p.name +
                                                  " (" + cudaGetErrorString(a) + ")");
   cudaFree(probe);
   return Status::Ok();
@@ -193,7 +193,7 @@ template <class T>
 DeviceNet<T>::~DeviceNet() = default;
 
 template <class T>
-Status DeviceNet<T>::create(const NetworkT<T>& net, int max_batch, double dense_dropout,
+Status DeviceNet<T>::create(const NetworkT<T>& net, int max_batch, double unit_dropout,
                             uint32_t seed, std::unique_ptr<DeviceNet>* out) {
   NNET_RETURN_IF_ERROR(device_status());
   std::unique_ptr<DeviceNet> dn(new DeviceNet());
@@ -208,7 +208,7 @@ Status DeviceNet<T>::create(const NetworkT<T>& net, int max_batch, double dense_
         blas.set_stream(I.exec.blas, I.exec.stream) == CUBLAS_STATUS_SUCCESS;
   }
   // The plan (plan.h's make_plan), the buffers and the parameters.
-  NNET_RETURN_IF_ERROR(I.net.init(net, max_batch, dense_dropout, seed));
+  NNET_RETURN_IF_ERROR(I.net.init(net, max_batch, unit_dropout, seed));
   *out = std::move(dn);
   return Status::Ok();
 }

@@ -35,11 +35,12 @@ struct RuleValues {
 template <class T>
 class DeviceNet {
  public:
-  // A net on the device for mini-batches of up to max_batch samples. dense_dropout: the dense
-  // net's in-place dropout probability (0 for stacks, which carry dropout layers). seed keys the
+  // A net on the device for mini-batches of up to max_batch samples. unit_dropout: the
+  // probability of in-place dropout on layers with LayerSpec::in_place_dropout (a --sizes net's
+  // hidden layers; a stack carries dropout layers instead). seed keys the
   // dropout masks (counter-based: the mask of step s depends only on seed and s).
-  static Status create(const NetworkT<T>& net, int max_batch, double dense_dropout,
-                       uint32_t seed, std::unique_ptr<DeviceNet>* out);
+  static Status create(const NetworkT<T>& net, int max_batch, double unit_dropout, uint32_t seed,
+                       std::unique_ptr<DeviceNet>* out);
   ~DeviceNet();
 
   void set_params(const T* p);  // (params) host -> device

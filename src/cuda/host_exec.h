@@ -110,10 +110,10 @@ class HostExec {
 template <class T>
 class HostNet {
  public:
-  static Status create(const NetworkT<T>& net, int max_batch, double dense_dropout, uint32_t seed,
+  static Status create(const NetworkT<T>& net, int max_batch, double unit_dropout, uint32_t seed,
                        std::unique_ptr<HostNet>* out) {
     std::unique_ptr<HostNet> h(new HostNet());
-    NNET_RETURN_IF_ERROR(h->net_.init(net, max_batch, dense_dropout, seed));
+    NNET_RETURN_IF_ERROR(h->net_.init(net, max_batch, unit_dropout, seed));
     *out = std::move(h);
     return Status::Ok();
   }

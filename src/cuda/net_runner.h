@@ -30,8 +30,8 @@ class NetRunner {
   NetRunner& operator=(const NetRunner&) = delete;
 
   // The plan of `net`, buffers for batches of up to max_batch samples, net's parameters.
-  Status init(const NetworkT<T>& net, int max_batch, double dense_dropout, uint32_t seed) {
-    NNET_RETURN_IF_ERROR(make_plan(net, dense_dropout, seed, &prog_.plan));
+  Status init(const NetworkT<T>& net, int max_batch, double unit_dropout, uint32_t seed) {
+    NNET_RETURN_IF_ERROR(make_plan(net, unit_dropout, seed, &prog_.plan));
     const Plan& P = prog_.plan;
     max_batch_ = std::max(max_batch, 1);
     prog_.p = own<T>(P.params);

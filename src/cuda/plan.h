@@ -39,12 +39,13 @@ struct Plan {
   std::vector<int> weight_stack;  // plan layer of each weight layer
 };
 
-// The plan of `net`. dense_dropout: the dense net's in-place dropout probability (0 for stacks,
-// which carry dropout layers). A usage error for what the kernels cannot run.
+// The plan of `net`. unit_dropout: the probability of in-place dropout on layers with
+// LayerSpec::in_place_dropout (a stack carries dropout layers instead). A usage error for what the
+// kernels cannot run.
 template <class T>
-Status make_plan(const NetworkT<T>& net, double dense_dropout, uint32_t seed, Plan* out) {
+Status make_plan(const NetworkT<T>& net, double unit_dropout, uint32_t seed, Plan* out) {
   if (net.layers() > kMaxWeightLayers)
-    return UsageError("--device cuda: at most " + std::to_string(kMaxWeightLayers) +
+    return UsageError("device cuda: at most " + std::to_string(kMaxWeightLayers) +
                       " conv/fc/softmax layers, found " + std::to_string(net.layers()));
   Plan P;
   P.inputs = net.inputs();
@@ -72,15 +73,15 @@ Status make_plan(const NetworkT<T>& net, double dense_dropout, uint32_t seed, Pl
       L.drop = s.drop;
       L.inverted = s.inverted;
     }
-    if (dense_dropout > 0 && drops_in_place(net, i)) {
+    if (unit_dropout > 0 && drops_in_place(net, i)) {
       L.in_place = true;
-      L.drop = dense_dropout;
+      L.drop = unit_dropout;
       L.inverted = true;
     }
     P.layers.push_back(L);
   }
   if (P.layers.back().weight < 0)
-    return UsageError("--device cuda: the last layer must be conv, fc or softmax");
+    return UsageError("device cuda: the last layer must be conv, fc or softmax");
   for (size_t i = 0; i < P.layers.size(); ++i) {
     Layer& L = P.layers[i];
     if (L.weight < 0) continue;

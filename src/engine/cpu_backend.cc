@@ -27,13 +27,13 @@ ConstMatrixMap images_view(const Dataset& d, size_t first, size_t count) {
 // Evaluation works in fixed chunks, independent of the thread count, so sums are reproducible.
 constexpr size_t kEvalChunk = 500;
 
-// Samples per forward pass inside an evaluation chunk. Dense nets take the whole chunk; a layer
-// stack's workspace holds every layer's activations (the book's conv net: ~210 KB per sample,
-// 100 MB for 500), so stacks go through a chunk in pieces whose workspace fits ~4 MiB. The
-// pieces are fixed by the chunk, never by the thread count.
+// Samples per forward pass inside an evaluation chunk. A layer stack's workspace holds every
+// layer's activations (the book's conv net: ~210 KB per sample, 100 MB for 500), so a chunk goes
+// through in pieces whose workspace fits ~4 MiB; the pieces are fixed by the chunk, never by the
+// thread count. Nets with kFusedFc numerics (--sizes nets) have always taken whole chunks, and
+// keep doing so: Eigen's products round by shape.
 int eval_batch(const Network& net, size_t chunk) {
-  // A --sizes net's evaluation has always taken whole chunks (Eigen's products round by shape).
-  if (net.dense()) return static_cast<int>(chunk);
+  if (net.arch().numerics == Architecture::Numerics::kFusedFc) return static_cast<int>(chunk);
   size_t floats = 0;  // per sample: z, a, delta (and argmax) of every layer, about
   for (int i = 0; i < net.stack_size(); ++i) floats += 4 * static_cast<size_t>(net.shape(i).size());
   const size_t fit = (size_t{4} << 20) / (sizeof(float) * std::max<size_t>(floats, 1));

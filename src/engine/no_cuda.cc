@@ -7,8 +7,8 @@ namespace nnet::engine {
 namespace {
 Status no_cuda() {
   return Status::Error(Code::kUnavailable,
-                       "--device cuda: this nnet was built without CUDA (rebuild with nvcc "
-                       "installed and -DNNET_CUDA=ON); run on the CPU (--device cpu)");
+                       "device cuda: this nnet was built without CUDA (rebuild with nvcc "
+                       "installed and -DNNET_CUDA=ON); run on the CPU instead");
 }
 }  // namespace
 

@@ -10,11 +10,11 @@
 #include <fstream>
 #include <limits>
 
+#include "io/history_json.h"
+#include "io/json_value.h"
 #include "nnet/fileio.h"
 #include "nnet/history.h"
 #include "nnet/pyrandom.h"
-#include "io/history_json.h"
-#include "io/json_value.h"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -173,7 +173,8 @@ Status state_from_json(const json& j, const std::string& where, TrainState* s) {
   s->history.clear();
   for (size_t i = 0; i < hist->size(); ++i) {
     EpochReport r;
-    NNET_RETURN_IF_ERROR(epoch_from_json((*hist)[i], where + ".history[" + std::to_string(i) + "]", &r));
+    NNET_RETURN_IF_ERROR(
+        epoch_from_json((*hist)[i], where + ".history[" + std::to_string(i) + "]", &r));
     s->history.push_back(std::move(r));
   }
   return Status::Ok();

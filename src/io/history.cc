@@ -5,9 +5,9 @@
 #include <iomanip>
 #include <sstream>
 
-#include "nnet/fileio.h"
 #include "io/history_json.h"
 #include "io/json_value.h"
+#include "nnet/fileio.h"
 
 namespace nnet {
 
@@ -244,7 +244,8 @@ Status parse_history(const std::string& bytes, const std::string& path, History*
   h->epochs.clear();
   for (size_t i = 0; i < eps->size(); ++i) {
     EpochReport r;
-    NNET_RETURN_IF_ERROR(epoch_from_json((*eps)[i], path + ": epochs[" + std::to_string(i) + "]", &r));
+    NNET_RETURN_IF_ERROR(
+        epoch_from_json((*eps)[i], path + ": epochs[" + std::to_string(i) + "]", &r));
     h->epochs.push_back(std::move(r));
   }
   return Status::Ok();

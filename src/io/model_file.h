@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
-#include "nnet/model_io.h"
 #include "io/json_value.h"
+#include "nnet/model_io.h"
 #include "nnet/status.h"
 
 namespace nnet::model_file {

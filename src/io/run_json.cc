@@ -26,8 +26,8 @@ bool get(const Value& v, T* out) {
   } else if constexpr (std::is_integral_v<T>) {
     using L = std::numeric_limits<T>;
     // Every integral option fits int64 (size_t options are counts far below 2^63).
-    const int64_t hi = L::max() > static_cast<uint64_t>(INT64_MAX) ? INT64_MAX
-                                                                    : static_cast<int64_t>(L::max());
+    const int64_t hi =
+        L::max() > static_cast<uint64_t>(INT64_MAX) ? INT64_MAX : static_cast<int64_t>(L::max());
     int64_t n;
     if (!v.get_integer(static_cast<int64_t>(L::min()), hi, &n)) return false;
     *out = static_cast<T>(n);

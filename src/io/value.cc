@@ -15,8 +15,9 @@ using json = nlohmann::json;
 // The member of `o` named `key`, or where it would go.
 template <typename Obj>
 auto lower(Obj& o, std::string_view key) {
-  return std::lower_bound(o.begin(), o.end(), key,
-                          [](const Value::Member& m, std::string_view k) { return m.first < k; });
+  return std::lower_bound(o.begin(), o.end(), key, [](const Value::Member& m, std::string_view k) {
+    return std::string_view(m.first) < k;
+  });
 }
 
 bool convert(const json& j, int depth, Value* out) {
@@ -95,7 +96,7 @@ const Value* Value::find(std::string_view key) const {
   if (!is_object()) return nullptr;
   const Object& o = as_object();
   auto it = lower(o, key);
-  return it != o.end() && it->first == key ? &it->second : nullptr;
+  return it != o.end() && std::string_view(it->first) == key ? &it->second : nullptr;
 }
 
 Value* Value::find(std::string_view key) {
@@ -106,7 +107,8 @@ Value& Value::operator[](std::string_view key) {
   if (is_null()) v_ = Object{};
   Object& o = std::get<Object>(v_);
   auto it = lower(o, key);
-  if (it == o.end() || it->first != key) it = o.insert(it, Member(std::string(key), Value()));
+  if (it == o.end() || std::string_view(it->first) != key)
+    it = o.insert(it, Member(std::string(key), Value()));
   return it->second;
 }
 
@@ -114,7 +116,7 @@ bool Value::erase(std::string_view key) {
   if (!is_object()) return false;
   Object& o = std::get<Object>(v_);
   auto it = lower(o, key);
-  if (it == o.end() || it->first != key) return false;
+  if (it == o.end() || std::string_view(it->first) != key) return false;
   o.erase(it);
   return true;
 }

@@ -185,6 +185,16 @@ bool has_dropout(const Architecture& arch) {
   return false;
 }
 
+std::string spelled_layers(const Architecture& arch) {
+  return arch.dense || arch.layers.empty() ? std::string() : layers_to_string(arch.layers);
+}
+
+bool has_in_place_dropout(const Architecture& arch) {
+  for (const LayerSpec& l : arch.layers)
+    if (l.in_place_dropout) return true;
+  return false;
+}
+
 namespace {
 
 // A --sizes net as its stack: fc:N per weight layer, softmax:N for a softmax output.
@@ -198,9 +208,11 @@ void dense_to_stack(Architecture* arch) {
     s.kind = act == Activation::kSoftmax ? LayerKind::kSoftmax : LayerKind::kFullyConnected;
     s.units = arch->sizes[l + 1];
     s.activation = act;
+    s.in_place_dropout = l + 2 < arch->sizes.size();  // every hidden layer
     arch->layers.push_back(s);
   }
   arch->dense = true;
+  arch->numerics = Architecture::Numerics::kFusedFc;
 }
 
 }  // namespace
@@ -410,13 +422,12 @@ WorkspaceT<T> make_workspace(const NetworkT<T>& net, int max_batch) {
 // ---- One forward/backward pair per layer kind. ----
 namespace {
 
-// Whether the AVX-512 fused kernels run this net's fc layers: a --sizes net's, in float, where
-// the build has them (kernels.h). Other nets' fc layers use Eigen's GEMM: the two round
-// differently, and each net keeps the numbers it has always had.
+// Whether the AVX-512 fused kernels run this net's fc layers: in float, where the build and CPU
+// have them (kernels.h), for a net whose numerics are theirs (Architecture::Numerics).
 template <class T>
 bool fused_fc(const NetworkT<T>& net) {
   if constexpr (std::is_same_v<T, float>)
-    return net.dense() && kernels::available();
+    return net.arch().numerics == Architecture::Numerics::kFusedFc && kernels::available();
   else
     return false;
 }

@@ -35,11 +35,11 @@ using Workspace = WorkspaceT<float>;
 template <class T>
 WorkspaceT<T> make_workspace(const NetworkT<T>& net, int max_batch);
 
-// Whether stack layer i's own activations are multiplied by a dropout mask while training: the
-// hidden fc layers of a dense net (TrainOptions::dropout drops its hidden units in place).
+// Whether stack layer i's own activations are multiplied by a dropout mask while training
+// (LayerSpec::in_place_dropout: TrainOptions::dropout on a --sizes net's hidden layers).
 template <class T>
 bool drops_in_place(const NetworkT<T>& net, int i) {
-  return net.dense() && i + 1 < net.stack_size();
+  return net.spec(i).in_place_dropout;
 }
 
 // Forward pass on x (inputs, m), m <= ws.max_batch; activations land in ws.a. Each layer kind has
@@ -52,10 +52,10 @@ void forward(const NetworkT<T>& net, const NonDeduced<Eigen::Ref<const MatrixT<T
 
 // Fills the dropout masks of the first m columns from `uniform` (draws in [0, 1), e.g.
 // Mt19937::next_double53): per dropout layer, each input unit kept (1, or 1/(1-p) inverted) unless
-// its draw is < p (0); per in-place layer (drops_in_place), each unit kept as 1/(1-dense_dropout)
-// unless its draw is < dense_dropout. Stack layer order, then column-major.
+// its draw is < p (0); per in-place layer (drops_in_place), each unit kept as 1/(1-unit_dropout)
+// unless its draw is < unit_dropout. Stack layer order, then column-major.
 template <class T, class Uniform>
-void fill_dropout_masks(const NetworkT<T>& net, WorkspaceT<T>& ws, int m, double dense_dropout,
+void fill_dropout_masks(const NetworkT<T>& net, WorkspaceT<T>& ws, int m, double unit_dropout,
                         Uniform&& uniform) {
   for (int i = 0; i < net.stack_size(); ++i) {
     const LayerSpec& s = net.spec(i);
@@ -64,9 +64,9 @@ void fill_dropout_masks(const NetworkT<T>& net, WorkspaceT<T>& ws, int m, double
     if (s.kind == LayerKind::kDropout) {
       p = s.drop;
       keep = s.inverted ? static_cast<T>(1.0 / (1.0 - s.drop)) : T(1);
-    } else if (dense_dropout > 0 && drops_in_place(net, i)) {
-      p = dense_dropout;
-      keep = static_cast<T>(1.0 / (1.0 - dense_dropout));
+    } else if (unit_dropout > 0 && drops_in_place(net, i)) {
+      p = unit_dropout;
+      keep = static_cast<T>(1.0 / (1.0 - unit_dropout));
     } else {
       continue;
     }

@@ -77,11 +77,11 @@ nlohmann::json describe(const ServedModel& s) {
   for (Activation act : a.activations) acts.push_back(name(act));
   j["activations"] = acts;
   j["cost"] = name(a.cost);
-  j["layers"] =
-      a.dense ? nlohmann::json(nullptr) : nlohmann::json(layers_to_string(a.layers));
+  const std::string spelled = spelled_layers(a);  // null for a --sizes net
+  j["layers"] = spelled.empty() ? nlohmann::json(nullptr) : nlohmann::json(spelled);
   // A stack layer by layer: `sizes` only summarises it (a conv layer's output before pooling).
   nlohmann::json shapes = nullptr;
-  if (!net.dense()) {
+  if (!spelled.empty()) {
     shapes = nlohmann::json::array({{{"layer", "input"}, {"shape", shape_json(a.input)}}});
     for (int i = 0; i < net.stack_size(); ++i)
       shapes.push_back(

@@ -103,6 +103,14 @@ Status check_input_shape(const RunOptions& o) {
   return Status::Ok();
 }
 
+Status check_dropout(const RunOptions& o) {
+  if (o.dropout > 0 && !o.layers.empty())
+    return UsageError(
+        "dropout: drops a --sizes net's hidden units; a layer stack spells dropout "
+        "as a layer (dropout:P in layers)");
+  return Status::Ok();
+}
+
 Status check_inverted_dropout(const RunOptions& o) {
   if (o.inverted_dropout && o.layers.empty())
     return UsageError("inverted_dropout: applies to a layer stack's dropout:P layers only");
@@ -235,6 +243,7 @@ std::vector<OptionInfo> make_table() {
        .uses = kRun | kRecorded,
        .doc = "dropout probability on hidden layers",
        .range = &kProbability,
+       .check = check_dropout,
        .engine = &T::dropout},
       {.name = "momentum",
        .field = &R::momentum,
@@ -546,7 +555,7 @@ Status make_architecture(const RunOptions& opts, const Shape& input, int num_cla
 
 std::vector<std::string> hidden_activations(const Architecture& arch) {
   std::vector<std::string> hidden;
-  if (!arch.dense && !arch.layers.empty()) {
+  if (!spelled_layers(arch).empty()) {
     for (const LayerSpec& l : arch.layers)
       if (l.kind == LayerKind::kConv || l.kind == LayerKind::kFullyConnected)
         hidden.push_back(name(l.activation));
@@ -558,8 +567,8 @@ std::vector<std::string> hidden_activations(const Architecture& arch) {
 }
 
 void spell_architecture(const Architecture& arch, RunOptions* opts) {
-  if (!arch.dense && !arch.layers.empty()) {
-    opts->layers = layers_to_string(arch.layers);
+  if (const std::string spelled = spelled_layers(arch); !spelled.empty()) {
+    opts->layers = spelled;
   } else {
     opts->sizes = arch.sizes;
     opts->layers.clear();

@@ -96,20 +96,23 @@ Status check_run(const Network& net, const Dataset& training, const Dataset* eva
   if (training.empty()) return DataError("training data: expected at least 1 image, found 0");
   if ((opts.early_stop > 0 || opts.schedule == Schedule::kHalveOnPlateau) &&
       (!evaluation || evaluation->empty()))
-    return UsageError(std::string(opts.early_stop > 0 ? "--early-stop" : "--schedule plateau") +
-                      ": expected evaluation data to watch, found none (--eval none)");
+    return UsageError(std::string(opts.early_stop > 0 ? "early_stop" : "schedule plateau") +
+                      ": expected evaluation data to watch, found none");
   if (training.pixels() != net.inputs())
-    return UsageError("--sizes: first layer " + std::to_string(net.inputs()) +
+    return UsageError("sizes: first layer " + std::to_string(net.inputs()) +
                       " does not match the image size " + std::to_string(training.pixels()));
   if (coll.active() && opts.grad_chunk < 1)
-    return UsageError("--grad-chunk: expected C >= 1 for a run shared by " +
+    return UsageError("grad_chunk: expected C >= 1 for a run shared by " +
                       std::to_string(coll.size) + " processes, found " +
                       std::to_string(opts.grad_chunk));
   if (st.order.size() != training.size())
     return UsageError("resume: the run's training set had " + std::to_string(st.order.size()) +
                       " images, found " + std::to_string(training.size()));
-  if (!net.dense() && opts.dropout > 0)
-    return UsageError("--dropout: a layer stack spells dropout as a layer (dropout:P in --layers)");
+  if (opts.dropout > 0 && !has_in_place_dropout(net.arch()))
+    return UsageError(
+        "dropout: expected a net with hidden fc layers to drop in place (a --sizes "
+        "net of 3 or more sizes), found none; a layer stack spells dropout as a "
+        "layer (dropout:P in layers)");
   return Status::Ok();
 }
 
@@ -367,7 +370,7 @@ Status train(Network& net, const Dataset& training, const Dataset* evaluation,
   std::unique_ptr<engine::Backend> backend;
   if (opts.device == Device::kCuda) {
     if (cb.collective.active())
-      return UsageError("--device cuda: runs in one process (nnet, or mpirun -np 1)");
+      return UsageError("device cuda: runs in one process (nnet, or mpirun -np 1)");
     NNET_RETURN_IF_ERROR(engine::make_cuda_backend(net, training, opts, &backend));
   } else {
     backend = engine::make_cpu_backend(net, training, opts, cb.collective);

@@ -338,14 +338,14 @@ Status render_layer_weights(const Network& net, int layer, const std::string& na
                       " weight layers)");
   const int l = layer - 1;
   const std::string where = name + ": layer " + std::to_string(layer) + ", ";
-  // A --sizes net's layers draw as they always have: each neuron's inputs as a flat vector.
-  const LayerSpec* spec = net.dense() ? nullptr : &net.spec(net.stack_layer(l));
-  if (spec && spec->kind == LayerKind::kConv)  // F kernels, one row of tiles per filter
-    return render_filters(net.weight(l), net.input_shape(net.stack_layer(l)).c, spec->kernel,
-                          where + layers_to_string({*spec}) + " filters (red > 0 > blue)", out);
-  // Each neuron's weights as a picture of its input: an image (one channel) or a square.
+  const LayerSpec& spec = net.spec(net.stack_layer(l));
+  const Shape in = net.input_shape(net.stack_layer(l));
+  if (spec.kind == LayerKind::kConv)  // F kernels, one row of tiles per filter
+    return render_filters(net.weight(l), in.c, spec.kernel,
+                          where + layers_to_string({spec}) + " filters (red > 0 > blue)", out);
+  // Each neuron's weights as a picture of its input: an image (one channel) or a square (a
+  // --sizes net's 784 inputs are 1x28x28 already).
   int rows = 0, cols = 0;
-  const Shape in = spec ? net.input_shape(net.stack_layer(l)) : Shape{net.cols(l), 1, 1};
   const bool flat = in.h == 1 && in.w == 1;  // a dense layer's outputs (fc:N is N x 1 x 1)
   if (!flat && in.c == 1) {
     rows = in.h, cols = in.w;

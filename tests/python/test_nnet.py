@@ -374,7 +374,7 @@ def test_device_cuda_without_a_gpu_is_one_clear_error():
     if probe.returncode == 0:
         pytest.skip("a usable GPU is present: device='cuda' trains (tests/cuda_test.cc)")
     w0 = net.weights[0].copy()
-    with pytest.raises(RuntimeError, match="--device cuda: ") as e:
+    with pytest.raises(RuntimeError, match="device cuda: ") as e:
         net.fit(X[:100], y[:100], epochs=1)
     assert "\n" not in str(e.value) and str(e.value) in probe.stderr
     np.testing.assert_array_equal(net.weights[0], w0)  # nothing trained
