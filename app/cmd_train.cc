@@ -68,7 +68,8 @@ struct Run {
 Status take_saved_options(Run& r) {
   TrainFlags& f = r.f;
   if (!f.resume.empty()) {
-    NNET_RETURN_IF_ERROR(load_checkpoint(checkpoint_file(f.resume), &r.resumed));
+    if (Status s = load_checkpoint(checkpoint_file(f.resume), &r.resumed); !s.ok())
+      return Status::Error(s.code(), "--resume " + f.resume + ": " + s.message());
     NNET_RETURN_IF_ERROR(
         apply_saved_options("--resume " + f.resume, r.resumed.options, r.given, &f.run));
     if (f.checkpoint.empty()) f.checkpoint = f.resume;  // keep saving where the run saved

@@ -326,16 +326,15 @@ Status save_checkpoint(const std::string& path, const Checkpoint& c) {
 Status load_checkpoint(const std::string& path, Checkpoint* out) {
   std::error_code ec;
   if (!fs::is_regular_file(path, ec))
-    return NoInput("--resume: no checkpoint at " + path +
-                   " (expected a file written by "
-                   "nnet train --checkpoint)");
+    return NoInput("no checkpoint at " + path +
+                   " (expected the file a run with a checkpoint directory writes)");
   const auto size = fs::file_size(path, ec);
-  if (ec) return NoInput("--resume: cannot stat " + path + ": " + ec.message());
+  if (ec) return NoInput(path + ": cannot stat the checkpoint: " + ec.message());
   if (size > kMaxFileBytes)
     return DataError(path + ": expected a checkpoint of at most 8 GiB, found " +
                      std::to_string(size) + " bytes");
   std::ifstream in(path, std::ios::binary);
-  if (!in) return NoInput("--resume: cannot open " + path);
+  if (!in) return NoInput(path + ": cannot open the checkpoint");
   std::string bytes(static_cast<size_t>(size), '\0');
   in.read(bytes.data(), static_cast<std::streamsize>(size));
   if (static_cast<uintmax_t>(in.gcount()) != size)
