@@ -485,7 +485,7 @@ Status plot_health(const std::vector<PlotRun>& runs, const std::string& path) {
   if (!any)
     return DataError(path +
                      ": nothing to plot: no health evidence in the histories (train with "
-                     "--history and --hints on)");
+                     "hints on, recording a history)");
   for (size_t i = 0; i < runs.size(); ++i) {
     legend_labels.push_back(runs[i].label);
     legend.push_back(Series{{}, {}, palette(i), {}});
