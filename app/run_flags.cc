@@ -85,12 +85,8 @@ std::vector<std::string> value_flags(const OptionInfo& o, const OptionValue& v) 
 }
 
 Status with_flags(const Status& s) {
-  const std::string& m = s.message();
-  const size_t end = m.find_first_of(": ");
-  if (s.ok() || end == std::string::npos) return s;
-  const OptionInfo* o = find_option(m.substr(0, end));
-  if (!o || !(o->uses & kFlag)) return s;
-  return Status::Error(s.code(), flag_spelling(*o) + m.substr(end));
+  return respell_option(
+      s, [](const OptionInfo& o) { return o.uses & kFlag ? flag_spelling(o) : std::string(); });
 }
 
 Status apply_saved_options(const std::string& where, const Value& saved, const Given& given,

@@ -277,12 +277,8 @@ struct PyNet {
 
 // A library message names the option it is about; Python names its keyword (lambda: lmbda).
 Status as_keywords(const Status& s) {
-  const std::string& m = s.message();
-  const size_t end = m.find_first_of(": ");
-  if (s.ok() || end == std::string::npos) return s;
-  const OptionInfo* o = find_option(m.substr(0, end));
-  if (!o || !o->keyword) return s;
-  return Status::Error(s.code(), o->keyword + m.substr(end));
+  return respell_option(
+      s, [](const OptionInfo& o) { return o.keyword ? std::string(o.keyword) : std::string(); });
 }
 
 // Network(...): dense `sizes`, or a chapter-6 stack ("conv:20:5,maxpool:2,fc:100,softmax:10") on

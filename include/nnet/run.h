@@ -136,6 +136,9 @@ const OptionInfo* find_option(const OptionField& field);
 
 // The CLI's spelling: "--" + the name with '-' for '_', or "--no-..." for a negated bool.
 std::string flag_spelling(const OptionInfo& o);
+// `s` with the option its message starts with ("eta: ...", "device cuda: ...") spelled as
+// `spell` spells it for a front end; unchanged when it names no option or `spell` returns "".
+Status respell_option(const Status& s, std::string (*spell)(const OptionInfo&));
 // The key in checkpoints: the name, or the negation's.
 std::string checkpoint_key(const OptionInfo& o);
 

@@ -74,8 +74,6 @@ class Value {
   Value* find(std::string_view key);
   // An object's member `key`, inserted as null when absent; a null value becomes {} first.
   Value& operator[](std::string_view key);
-  // Removes an object's member `key`; false when there was none.
-  bool erase(std::string_view key);
 
   // Compact JSON text, as files hold it (invalid UTF-8 replaced by U+FFFD).
   std::string dump() const;

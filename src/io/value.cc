@@ -112,15 +112,6 @@ Value& Value::operator[](std::string_view key) {
   return it->second;
 }
 
-bool Value::erase(std::string_view key) {
-  if (!is_object()) return false;
-  Object& o = std::get<Object>(v_);
-  auto it = lower(o, key);
-  if (it == o.end() || std::string_view(it->first) != key) return false;
-  o.erase(it);
-  return true;
-}
-
 bool operator==(const Value& a, const Value& b) {
   if (a.is_number() && b.is_number()) {
     if (a.kind() == Value::Kind::kFloat || b.kind() == Value::Kind::kFloat)

@@ -7,6 +7,7 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 
+#include "io/json_value.h"
 #include "nnet/data.h"
 #include "nnet/layers.h"
 #include "nnet/train.h"
@@ -64,7 +65,7 @@ nlohmann::json training_json(const Value& recorded) {
   for (const char* key : {"data", "init_from"})
     if (Value* v = t.find(key); v && v->is_string()) *v = data_set_name(v->as_string());
   if (Value* v = t.find("train_size"); v && v->is_number() && v->as_double() < 0) *v = "all";
-  return nlohmann::json::parse(t.dump());
+  return json_of(t);
 }
 
 nlohmann::json describe(const ServedModel& s) {

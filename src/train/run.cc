@@ -433,6 +433,15 @@ std::string flag_spelling(const OptionInfo& o) {
   return s;
 }
 
+Status respell_option(const Status& s, std::string (*spell)(const OptionInfo&)) {
+  const std::string& m = s.message();
+  const size_t end = m.find_first_of(": ");
+  if (s.ok() || end == std::string::npos) return s;
+  const OptionInfo* o = find_option(m.substr(0, end));
+  const std::string spelled = o ? spell(*o) : std::string();
+  return spelled.empty() ? s : Status::Error(s.code(), spelled + m.substr(end));
+}
+
 std::string checkpoint_key(const OptionInfo& o) { return o.negation ? o.negation : o.name; }
 
 OptionValue get_option(const RunOptions& opts, const OptionInfo& o) {
